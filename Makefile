@@ -84,7 +84,12 @@ endif
 $(ENTRYPOINT): $(patsubst %.c,$(BUILD)/%.o,$(EP_SRCS))
 	$(if $(V),,@echo "  LD      $@";)$(CC) $(EP_LDFLAGS) -o $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CTRL_A) $(LIB_A)
+# The entrypoint's modules (all but its main.c) as a library, so unit tests can link them.
+EP_A := $(BUILD)/libentrypoint.a
+$(EP_A): $(patsubst %.c,$(BUILD)/%.o,$(filter-out controller/entrypoint/main.c,$(EP_SRCS)))
+	$(if $(V),,@echo "  AR      $@";)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CTRL_A) $(LIB_A) $(EP_A)
 	@mkdir -p $(@D)
 	$(if $(V),,@echo "  LD      $@";)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
