@@ -1,14 +1,82 @@
-# Shared settings for hack/ scripts: pinned versions and the build cache outside the repo.
-# Sourced, never run.
+# Shared settings for hack/ scripts: pinned versions, the build cache outside the repo, the
+# cluster's fixed names and paths, and small helpers. Sourced, never run.
+# Why each version is pinned where it is: docs/cluster.md "Pinned versions".
+
 LC_CACHE=${LC_CACHE:-/var/cache/lc-k8s}
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 TKN_VERSION=${TKN_VERSION:-v0.46.0}
 LPP_VERSION=${LPP_VERSION:-v0.0.37}
 K8S_COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+# Bump when the image recipes in hack/images.sh change: it is part of every image cache key,
+# so an old layer is never mistaken for a new one.
+IMAGES_REV=${IMAGES_REV:-1}
+DEBIAN_SUITE=bookworm
+
 export PATH=/usr/local/go/bin:$PATH
 export GOMODCACHE=$LC_CACHE/go/mod GOCACHE=$LC_CACHE/go/build
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
-GOV=$(go env GOVERSION)
+GOV=$(go env GOVERSION 2>/dev/null || echo nogo)
 LC_BIN=$LC_CACHE/bin
+K8S_BIN=$LC_BIN/k8s-$K8S_VERSION-$GOV
+ETCD_BIN=$LC_BIN/etcd-$ETCD_VERSION-$GOV
+TKN_BIN=$LC_BIN/tkn-$TKN_VERSION-$GOV
+LPP_BIN=$LC_BIN/local-path-provisioner-$LPP_VERSION-$GOV
+
+# The cluster's fixed identity. A fixed node name and IP let the PKI be cached across runs;
+# 10.240.0.1 lives on lo, so it is reachable from pods (via cni0) and from nothing outside.
+NODE_NAME=lc-node
+NODE_IP=10.240.0.1
+POD_CIDR=10.244.0.0/16
+NODE_POD_CIDR=10.244.0.0/24
+SVC_CIDR=10.96.0.0/16
+SVC_API_IP=10.96.0.1
+REGISTRY=127.0.0.1:5000
+
+# Where the running cluster keeps things. Everything here is created by cluster-up.sh and removed
+# by cluster-down.sh; nothing is shared with a host containerd or a system kubelet config.
+LC_ETC=/etc/kubernetes                 # configs, pki/, kubeconfigs
+PKI=$LC_ETC/pki
+KUBECONFIG_ADMIN=$LC_ETC/admin.kubeconfig
+LC_STATE=/var/lib/lc-k8s               # etcd data, local-path volumes, bin/ symlinks
+LC_RUN=/run/lc                         # pid files: the only processes cluster-down.sh stops
+LC_LOG=/var/log/lc
+CTRD_ROOT=/var/lib/containerd-k8s
+CTRD_STATE=/run/containerd-k8s
+CTRD_SOCK=$CTRD_STATE/containerd.sock
+KUBELET_ROOT=/var/lib/kubelet
+
+# Upstream registries whose names containerd resolves to the local registry, each under its own
+# path prefix (docker.io/library/alpine is stored as docker.io/library/alpine).
+MIRRORED_REGISTRIES="docker.io registry.k8s.io mirror.gcr.io gcr.io ghcr.io quay.io cgr.dev mcr.microsoft.com public.ecr.aws"
+
+lc_say() { echo "${LC_PROG:-lc}: $*" >&2; }
+lc_die() { lc_say "error: $*"; exit 1; }
+
+# wait_for SECONDS WHAT CMD...: run CMD once a second until it succeeds, at most SECONDS times.
+wait_for() {
+    local t=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < t; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 1
+    done
+    lc_say "timeout after ${t}s waiting for $what"
+    return 1
+}
+
+# Print the last lines of a component's log, named, so a failed start says where to look.
+show_log() {
+    local n=$1 lines=${2:-40}
+    echo "---- last $lines lines of $LC_LOG/$n.log ----" >&2
+    tail -n "$lines" "$LC_LOG/$n.log" >&2 2>/dev/null || echo "(no log)" >&2
+    echo "---- end of $LC_LOG/$n.log ----" >&2
+}
+
+# pid_alive NAME: true if the process recorded in $LC_RUN/NAME.pid still runs.
+pid_alive() {
+    local f=$LC_RUN/$1.pid
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
 mkdir -p "$LC_BIN"

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# cluster-down.sh: stop the local cluster and remove its state; the host is put back as
+# cluster-up.sh found it (address on lo, iptables, sysctls, mount propagation).
+# It stops only the processes recorded in /run/lc/*.pid (and the containerd shims of our own
+# containerd socket), so it is safe after a half-finished start, twice in a row, or on a machine
+# where no cluster ever ran. The caches in $LC_CACHE (binaries, images, PKI) are kept.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+LC_PROG=cluster-down
+
+[ "$(id -u)" = 0 ] || lc_die "must run as root"
+
+# stop NAME: SIGTERM the recorded process, SIGKILL after 15s; forget its pid file.
+stop() {
+    local n=$1 f=$LC_RUN/$1.pid pid i
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+        lc_say "stopping $n ($pid)"
+        kill "$pid" 2>/dev/null || true
+        for ((i = 0; i < 15; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+}
+
+# Pods outlive kubelet. Remove them through our containerd while it still runs, so the CRI
+# plugin tears down their network namespaces and mounts itself.
+remove_containers() {
+    local ctr=(ctr --address "$CTRD_SOCK" -n k8s.io) t c
+    pid_alive containerd || return 0
+    for t in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+        timeout 10 "${ctr[@]}" tasks kill -s SIGKILL "$t" > /dev/null 2>&1 || true
+    done
+    sleep 1
+    for c in $("${ctr[@]}" containers ls -q 2>/dev/null); do
+        timeout 10 "${ctr[@]}" tasks delete -f "$c" > /dev/null 2>&1 || true
+        timeout 10 "${ctr[@]}" containers delete "$c" > /dev/null 2>&1 || true
+    done
+}
+
+# Shims of our containerd carry its socket path in their arguments; after an abrupt stop they
+# are the only processes of ours without a pid file.
+kill_our_shims() {
+    local p
+    for p in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $CTRD_SOCK( |$)" || true); do
+        kill -9 "$p" 2>/dev/null || true
+    done
+}
+
+unmount_under() {
+    local d
+    for d in "$@"; do
+        awk -v d="$d" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r |
+            while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    done
+}
+
+restore_host() {
+    local f=$LC_RUN/host.orig kind val
+    iptables -D FORWARD -i cni0 ! -o cni0 -j REJECT 2>/dev/null || true
+    ip link del cni0 2>/dev/null || true
+    ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
+    [ -f "$f" ] || return 0
+    while read -r kind val; do
+        case $kind in
+            sysctl) sysctl -qw "$val" 2>/dev/null || true ;;
+            propagation) if [ "$val" = private ]; then mount --make-rprivate /; fi ;;
+        esac
+    done < "$f"
+}
+
+stop kube-proxy
+stop kubelet
+stop kube-scheduler
+stop kube-controller-manager
+stop kube-apiserver
+stop etcd
+remove_containers
+stop containerd
+kill_our_shims
+stop registry
+# kube-proxy's iptables chains (KUBE-*); only if this cluster ever ran it
+if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES > /dev/null 2>&1; then
+    "$K8S_BIN/kube-proxy" --cleanup > /dev/null 2>&1 || lc_say "kube-proxy --cleanup failed, ignoring"
+fi
+unmount_under "$KUBELET_ROOT" "$CTRD_STATE" "$CTRD_ROOT"
+# Network namespaces are normally removed by containerd above. After an abrupt stop, remove
+# leftover cni-* ones, but only if no other containerd could own them.
+if [ ! -S /run/containerd/containerd.sock ]; then
+    ip netns list 2>/dev/null | awk '/^cni-/{print $1}' | xargs -r -n1 ip netns delete 2>/dev/null || true
+fi
+restore_host
+# empty cgroup directories kubelet created; rmdir refuses non-empty ones
+for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+done
+rm -rf "$LC_STATE" "$KUBELET_ROOT" "$CTRD_ROOT" "$CTRD_STATE" /var/lib/cni/networks/lc-pod-network \
+    "$LC_ETC" "$LC_RUN"
+lc_say "cluster stopped and its state removed (caches kept in $LC_CACHE)"
