@@ -17,8 +17,13 @@
  *   404 -ENOENT, 409 AlreadyExists -EEXIST, 409 Conflict -EAGAIN, 410 -ESTALE,
  *   401/403 -EACCES, other 4xx -EINVAL, 5xx or transport failure -EIO, -ETIMEDOUT for a
  *   request timeout, -ECANCELED at shutdown.
+ * Added with the implementation: 429 TooManyRequests is -EIO (retry after a backoff, like
+ * 5xx); -E2BIG for a response past its size limit and -EBADMSG for a malformed one (both
+ * with a message in 'st'); credentials that cannot be obtained (token file, exec plugin)
+ * fail the request with -EACCES and the reason in 'st'.
  */
 
+struct http_client;
 struct kube_client;
 struct kube_config;
 struct kube_request;
@@ -41,6 +46,26 @@ int kube_errno_from_status(int http_code, const char *reason);
  */
 int kube_client_new(uv_loop_t *loop, const struct kube_config *config,
                     struct kube_client **ret_client, char **reterr_msg);
+
+/*
+ * The same on an HTTP client the caller made, which the kube client takes over (closes and
+ * frees): the transport seam, e.g. http_client_new_fake() in tests. On failure 'http' is
+ * closed too.
+ */
+int kube_client_new_with_http(uv_loop_t *loop, const struct kube_config *config,
+                              struct http_client *http, struct kube_client **ret_client,
+                              char **reterr_msg);
+
+/* Ceilings and timeouts; a 0 field keeps the default shown. */
+struct kube_limits {
+    unsigned request_timeout_ms; /* 30000: every request but watches */
+    size_t max_object_bytes;     /* 16 MiB: a single object's response */
+    size_t max_list_bytes;       /* 64 MiB: one page of a list */
+    size_t max_event_bytes;      /* 16 MiB: one watch event */
+    unsigned watch_timeout_s;    /* 0: random in [300, 600), as client-go; the server ends the
+                                    watch then, and a connection silent 60 s longer is dead */
+};
+void kube_client_set_limits(struct kube_client *kc, const struct kube_limits *limits);
 
 /*
  * Cancel every in-flight request and watch (their callbacks run with -ECANCELED from the
