@@ -468,17 +468,19 @@ out:
     free(path);
 }
 
-/* RFC 3339 with milliseconds, as Tekton's "2006-01-02T15:04:05.000Z07:00" in UTC. */
+/*
+ * RFC 3339 with milliseconds, as Tekton's "2006-01-02T15:04:05.000Z07:00", always in UTC.
+ * Formatted by hand: strftime would call tzset() and read /etc/localtime on the hand-off path.
+ */
 static void started_at(char *buf, size_t len)
 {
     struct timespec ts;
     struct tm tm;
-    char base[40];
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)((ts.tv_nsec / 1000000) % 1000));
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
 }
 
 static void write_marker(const char *path, const char *content)

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "controller/entrypoint/stepcmd.h"
+
 extern char **environ;
 
 struct fixture {
@@ -81,8 +83,8 @@ static const char *at(const struct fixture *fx, const char *fmt, ...)
     return b;
 }
 
-/* posix_spawn 'argv' (at most 39 entries) with stderr to 'errlog' unless NULL. */
-static pid_t spawn(const char *const *argv, const char *errlog)
+/* posix_spawn 'argv' (at most 39 entries) with stderr to 'errlog' unless NULL, and 'env'. */
+static pid_t spawn_env(const char *const *argv, const char *errlog, char *const *env)
 {
     posix_spawn_file_actions_t fa;
     char *v[40];
@@ -97,9 +99,14 @@ static pid_t spawn(const char *const *argv, const char *errlog)
     if (errlog)
         posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errlog, O_WRONLY | O_CREAT | O_TRUNC,
                                          0644);
-    assert_int_equal(posix_spawn(&pid, v[0], &fa, NULL, v, environ), 0);
+    assert_int_equal(posix_spawn(&pid, v[0], &fa, NULL, v, env), 0);
     posix_spawn_file_actions_destroy(&fa);
     return pid;
+}
+
+static pid_t spawn(const char *const *argv, const char *errlog)
+{
+    return spawn_env(argv, errlog, environ);
 }
 
 /*
@@ -454,6 +461,50 @@ static void test_entrypoint_init_bad_base64_fails_naming_script(void **state)
     assert_false(exists(script));
 }
 
+static void test_entrypoint_stdout_path_tees_output_to_file(void **state)
+{
+    struct fixture *fx = *state;
+    char out_path[512], err_path[512];
+    const char *extra[] = {"-stdout_path", out_path, "-stderr_path", err_path, NULL};
+    pid_t pid;
+
+    snprintf(out_path, sizeof(out_path), "%s", at(fx, "logs/deep/stdout"));
+    snprintf(err_path, sizeof(err_path), "%s", at(fx, "logs/stderr"));
+    pid = start_step(fx, 0, extra, "echo to-out; echo to-err >&2; exit 4");
+    assert_int_equal(wait_exit(pid, 20), 4);
+    assert_string_equal(slurp(out_path), "to-out\n");
+    assert_string_equal(slurp(err_path), "to-err\n");
+    /* the step's own stderr still gets the stream */
+    assert_contains(slurp(at(fx, "stderr-0")), "to-err");
+}
+
+static void test_entrypoint_platform_commands_env_selects_command(void **state)
+{
+    struct fixture *fx = *state;
+    char env_var[256], path_var[] = "PATH=/usr/bin:/bin", marker[512], script[600];
+    char *env[] = {env_var, path_var, NULL};
+    const char *argv[] = {fx->binary, "-post_file", NULL, "-termination_path", NULL, "--",
+                          "-c",       script,       NULL};
+    pid_t pid;
+
+    snprintf(env_var, sizeof(env_var), "TEKTON_PLATFORM_COMMANDS={\"%s\":[\"sh\"]}",
+             stepcmd_platform());
+    snprintf(marker, sizeof(marker), "%s", at(fx, "ran"));
+    snprintf(script, sizeof(script), "touch '%s'", marker);
+    argv[2] = at(fx, "out");
+    argv[4] = at(fx, "termination");
+    pid = spawn_env(argv, at(fx, "stderr"), env);
+    assert_int_equal(wait_exit(pid, 20), 0);
+    assert_true(exists(marker));
+
+    /* no entry for this platform: exit 1, .err so later steps skip */
+    snprintf(env_var, sizeof(env_var), "TEKTON_PLATFORM_COMMANDS={\"plan9/mips\":[\"sh\"]}");
+    pid = spawn_env(argv, at(fx, "stderr"), env);
+    assert_int_equal(wait_exit(pid, 20), 1);
+    assert_true(exists(at(fx, "out.err")));
+    assert_contains(slurp(at(fx, "stderr")), "could not find command for platform");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +524,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entrypoint_wait_file_content_waits_for_non_empty,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_unknown_flag_exits_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entrypoint_stdout_path_tees_output_to_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_entrypoint_platform_commands_env_selects_command,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_entrypoint_init_copies_binary_links_steps_writes_scripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_init_bad_base64_fails_naming_script, setup,
