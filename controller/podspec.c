@@ -3,9 +3,9 @@
 /*
  * The Pod planner: TaskRun + resolved TaskSpec -> Pod JSON, following Tekton v1.15.0's pod
  * builder (workspaces, stepTemplate merge, scripts, entrypoint args, mounts, volumes, pod
- * template). Leaves out, on purpose: credential secrets (creds-init flags and tekton-creds-*
- * volumes), LimitRange and default-container-resource-requirements defaulting, TaskRun-level
- * computeResources, native Kubernetes sidecars, sidecar-logs results, debug and Windows scripts.
+ * template, credential secrets). Leaves out, on purpose: LimitRange and
+ * default-container-resource-requirements defaulting, TaskRun-level computeResources, native
+ * Kubernetes sidecars, sidecar-logs results, debug and Windows scripts.
  */
 
 #include <errno.h>
@@ -42,6 +42,9 @@ struct build {
     json_t *pod_template;  /* TaskRun podTemplate merged over the default */
     json_t *init_args;     /* --script/--workdir args of the prepare container */
     json_t *workdirs;      /* cleaned working dirs for --workdir (unsorted) */
+    json_t *cred_flags;    /* creds-init entrypoint flags, the same on every step */
+    json_t *cred_volumes;  /* tekton-creds-<hash> secret volumes */
+    json_t *cred_mounts;   /* their /tekton/creds-secrets/<name> mounts */
     bool any_script;
     bool waits;
 };
@@ -781,6 +784,123 @@ static void note_missing(struct build *b, const char *image)
         append_str(b->missing, image);
 }
 
+/* ---- credentials (§10) ---- */
+
+static int compare_strings(const void *a, const void *b);
+
+/* Values of the annotations whose key starts with 'prefix', sorted (Tekton sorts by value). */
+static json_t *annotation_values(const json_t *secret, const char *prefix)
+{
+    const json_t *annotations = json_object_get(json_object_get(secret, "metadata"), "annotations");
+    json_t *out = json_array();
+    const char **vals;
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+
+    vals = xcalloc(json_object_size(annotations) + 1, sizeof(*vals));
+    json_object_foreach(unconst(annotations), key, v) {
+        if (strncmp(key, prefix, strlen(prefix)) == 0 && json_is_string(v))
+            vals[n++] = json_string_value(v);
+    }
+    qsort(vals, n, sizeof(*vals), compare_strings);
+    for (size_t i = 0; i < n; i++)
+        append_str(out, vals[i]);
+    free(vals);
+    return out;
+}
+
+static void append_annotation_flags(json_t *flags, const json_t *secret, const char *prefix,
+                                    const char *flag)
+{
+    json_t *vals = annotation_values(secret, prefix);
+    const char *name = str_at(json_object_get(secret, "metadata"), "name");
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(vals, i, v) {
+        append_fmt(flags, "-%s=%s=%s", flag, name, json_string_value(v));
+    }
+    json_decref(vals);
+}
+
+/* Unique "tekton-creds-<8 hex>" for 'secret' (re-hash "<name>$" on collision). */
+static char *creds_volume_name(const char *secret, const json_t *used)
+{
+    char *seed = xstrdup(secret);
+
+    for (;;) {
+        char *vol = childname_fnv("tekton-creds-", seed, 8);
+        char *next;
+
+        if (!array_has_string(used, vol)) {
+            free(seed);
+            return vol;
+        }
+        free(vol);
+        next = xasprintf("%s$", seed);
+        free(seed);
+        seed = next;
+    }
+}
+
+/* The flags, volumes and mounts for the ServiceAccount's annotated Secrets. */
+static int collect_credentials(struct build *b)
+{
+    const json_t *secrets = b->opts->credential_secrets;
+    json_t *seen = json_array();
+    json_t *used = json_array(); /* volume names taken */
+    size_t i;
+    const json_t *secret;
+    int r = 0;
+
+    json_array_foreach(secrets, i, secret) {
+        const char *name = str_at(json_object_get(secret, "metadata"), "name");
+        const char *type = str_at(secret, "type");
+        size_t before = json_array_size(b->cred_flags);
+        char *vol;
+        char *path;
+
+        if (!name || !*name || array_has_string(seen, name))
+            continue;
+        append_str(seen, name);
+        type = type ? type : "";
+        if (b->opts->require_git_ssh_secret_known_hosts &&
+            strcmp(type, "kubernetes.io/ssh-auth") == 0 &&
+            !json_object_get(json_object_get(secret, "data"), "known_hosts")) {
+            r = fail(b, -EINVAL,
+                     "TaskRun validation failed. Git SSH Secret must have \"known_hosts\" "
+                     "included when feature flag \"require-git-ssh-secret-known-hosts\" is set "
+                     "to true");
+            break;
+        }
+        /* upstream asks the docker builder first, then the git builder */
+        if (strcmp(type, "kubernetes.io/basic-auth") == 0)
+            append_annotation_flags(b->cred_flags, secret, "tekton.dev/docker-", "basic-docker");
+        else if (strcmp(type, "kubernetes.io/dockerconfigjson") == 0)
+            append_fmt(b->cred_flags, "-docker-config=%s", name);
+        else if (strcmp(type, "kubernetes.io/dockercfg") == 0)
+            append_fmt(b->cred_flags, "-docker-cfg=%s", name);
+        if (strcmp(type, "kubernetes.io/basic-auth") == 0)
+            append_annotation_flags(b->cred_flags, secret, "tekton.dev/git-", "basic-git");
+        else if (strcmp(type, "kubernetes.io/ssh-auth") == 0)
+            append_annotation_flags(b->cred_flags, secret, "tekton.dev/git-", "ssh-git");
+        if (json_array_size(b->cred_flags) == before)
+            continue;
+        vol = creds_volume_name(name, used);
+        append_str(used, vol);
+        path = xasprintf("/tekton/creds-secrets/%s", name);
+        json_array_append_new(b->cred_volumes, json_pack("{s:s, s:{s:s}}", "name", vol, "secret",
+                                                         "secretName", name));
+        json_array_append_new(b->cred_mounts, mount_new(vol, path, false));
+        free(vol);
+        free(path);
+    }
+    json_decref(used);
+    json_decref(seen);
+    return r;
+}
+
 /* ---- steps ---- */
 
 static int step_timeout_arg(struct build *b, const json_t *step, size_t i, char *out, size_t size)
@@ -864,6 +984,7 @@ static int entrypoint_args(struct build *b, json_t *c, const json_t *step, size_
     append_str(args, "/tekton/termination");
     append_str(args, "-step_metadata_dir");
     append_fmt(args, "/tekton/run/%zu/status", i);
+    json_array_extend(args, b->cred_flags);
     v = json_object_get(step, "onError");
     if (v) {
         const char *e = json_string_value(v);
@@ -982,6 +1103,15 @@ static void step_internal_mounts(struct build *b, json_t *c, size_t i, size_t ns
         if (!has_mount_at(mounts, implicit[k].path))
             json_array_append_new(mounts,
                                   mount_new(implicit[k].name, implicit[k].path, implicit[k].ro));
+    }
+    {
+        size_t k;
+        json_t *m;
+
+        json_array_foreach(b->cred_mounts, k, m) {
+            if (!has_mount_at(mounts, str_at(m, "mountPath")))
+                json_array_append_new(mounts, json_deep_copy(m));
+        }
     }
 }
 
@@ -1207,6 +1337,7 @@ static int build_volumes(struct build *b, size_t nsteps, json_t **ret_volumes)
 
     for (i = 0; i < sizeof(always) / sizeof(always[0]); i++)
         json_array_append_new(vols, empty_dir_volume(always[i]));
+    json_array_extend(vols, b->cred_volumes);
     if (b->any_script)
         json_array_append_new(vols, empty_dir_volume("tekton-internal-scripts"));
     json_array_append_new(vols, empty_dir_volume("tekton-internal-bin"));
@@ -1401,6 +1532,9 @@ static void build_done(struct build *b)
     json_decref(b->pod_template);
     json_decref(b->init_args);
     json_decref(b->workdirs);
+    json_decref(b->cred_flags);
+    json_decref(b->cred_volumes);
+    json_decref(b->cred_mounts);
     free(b->err);
 }
 
@@ -1423,9 +1557,17 @@ int podspec_build(const json_t *taskrun, const json_t *taskspec, const struct po
     b.missing = json_array();
     b.init_args = json_array();
     b.workdirs = json_array();
+    b.cred_flags = json_array();
+    b.cred_volumes = json_array();
+    b.cred_mounts = json_array();
     r = check_inputs(&b);
     if (r < 0)
         goto out;
+    if (!opts->disable_creds_init) {
+        r = collect_credentials(&b);
+        if (r < 0)
+            goto out;
+    }
     tr_spec = json_object_get(taskrun, "spec");
     b.step_template = json_is_object(json_object_get(taskspec, "stepTemplate"))
                           ? json_deep_copy(json_object_get(taskspec, "stepTemplate"))

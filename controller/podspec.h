@@ -37,6 +37,14 @@ struct podspec_options {
     bool keep_pod_on_cancel;
     bool set_security_context;
     bool set_security_context_read_only_root_filesystem;
+    bool require_git_ssh_secret_known_hosts;
+    /*
+     * The Secret objects of the TaskRun's ServiceAccount (its spec.secrets, in order, with the
+     * ones that do not exist left out) for creds-init: annotated basic-auth/ssh-auth and docker
+     * config Secrets become entrypoint flags and /tekton/creds-secrets/<name> mounts. NULL or
+     * an empty array: no credentials.
+     */
+    const json_t *credential_secrets;
     /* config-defaults default-pod-template as JSON (a Pod template object), or NULL */
     const json_t *default_pod_template;
     /* config-defaults default-forbidden-env as a JSON array of names, or NULL */
@@ -76,7 +84,8 @@ void podspec_error_done(struct podspec_error *e);
  * Returns 0 and a new reference in *ret_pod; -ENOENT when some step needs the entrypoint of an
  * image that 'opts->image_configs' lacks (reterr->missing_images lists them all: fetch them and
  * plan again); -EINVAL for input Tekton would refuse (bad field types, duplicate volume names,
- * invalid onError or step timeout). 'reterr' may be NULL.
+ * invalid onError or step timeout, and an ssh-auth Secret without known_hosts when that is
+ * required: its message starts "TaskRun validation failed"). 'reterr' may be NULL.
  */
 int podspec_build(const json_t *taskrun, const json_t *taskspec, const struct podspec_options *opts,
                   json_t **ret_pod, struct podspec_error *reterr);

@@ -956,6 +956,88 @@ static void test_podspec_user_mount_at_workspace_replaces_implicit(void **state)
     json_decref(tr);
 }
 
+static void test_podspec_credential_secrets_become_flags_volumes_and_mounts(void **state)
+{
+    json_t *tr = J(TR(""));
+    json_t *ts = J("{\"steps\":[{\"image\":\"i\",\"command\":[\"c\"]},{\"image\":\"i\","
+                   "\"command\":[\"c\"]}]}");
+    json_t *secrets =
+        J("[{\"metadata\":{\"name\":\"git-basic\",\"annotations\":{"
+          "\"tekton.dev/git-1\":\"https://z.example\",\"tekton.dev/git-0\":\"https://a.example\","
+          "\"tekton.dev/docker-0\":\"https://index.docker.io/v1/\",\"other\":\"x\"}},"
+          "\"type\":\"kubernetes.io/basic-auth\"},"
+          "{\"metadata\":{\"name\":\"plain\"},\"type\":\"Opaque\"},"
+          "{\"metadata\":{\"name\":\"regcred\"},\"type\":\"kubernetes.io/dockerconfigjson\"},"
+          "{\"metadata\":{\"name\":\"git-basic\"},\"type\":\"kubernetes.io/basic-auth\"},"
+          "{\"metadata\":{\"name\":\"ssh\",\"annotations\":{\"tekton.dev/git-0\":"
+          "\"github.com\"}},\"type\":\"kubernetes.io/ssh-auth\",\"data\":{}}]");
+    json_t *want_flags = J("[\"-basic-docker=git-basic=https://index.docker.io/v1/\","
+                           "\"-basic-git=git-basic=https://a.example\","
+                           "\"-basic-git=git-basic=https://z.example\","
+                           "\"-docker-config=regcred\",\"-ssh-git=ssh=github.com\"]");
+    struct podspec_options o = default_options();
+    struct podspec_error err = {0};
+    json_t *pod;
+    json_t *got_flags = json_array();
+    const json_t *args;
+    const json_t *vols;
+    const json_t *mounts;
+    char *v0 = childname_fnv("tekton-creds-", "git-basic", 8);
+    size_t n;
+
+    o.credential_secrets = secrets;
+    pod = build_ok(tr, ts, &o);
+    /* the flags follow -step_metadata_dir on every step */
+    args = json_object_get(container(pod, "step-unnamed-1"), "args");
+    for (size_t i = 8; i < 13; i++)
+        json_array_append(got_flags, json_array_get(args, i));
+    assert_string_equal(json_string_value(json_array_get(args, 7)), "/tekton/run/1/status");
+    assert_json_equal_msg(got_flags, want_flags, "credential flags");
+    /* one secret volume per matched Secret, right after the five internal emptyDirs */
+    vols = json_object_get(json_object_get(pod, "spec"), "volumes");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vols, 5), "name")), v0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(vols, 5), "secret"), "secretName")),
+                        "git-basic");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(vols, 7), "secret"), "secretName")),
+                        "ssh");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vols, 8), "name")),
+                        "tekton-internal-bin");
+    /* mounted last, without readOnly */
+    mounts = json_object_get(container(pod, "step-unnamed-0"), "volumeMounts");
+    n = json_array_size(mounts);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(mounts, n - 3), "mountPath")),
+        "/tekton/creds-secrets/git-basic");
+    assert_null(json_object_get(json_array_get(mounts, n - 3), "readOnly"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(mounts, n - 1), "mountPath")),
+        "/tekton/creds-secrets/ssh");
+    json_decref(pod);
+
+    /* the known_hosts requirement refuses an ssh-auth Secret without it */
+    o.require_git_ssh_secret_known_hosts = true;
+    pod = NULL;
+    assert_int_equal(podspec_build(tr, ts, &o, &pod, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "TaskRun validation failed. Git SSH Secret must have"));
+    podspec_error_done(&err);
+
+    /* disable-creds-init ignores the Secrets entirely: -entrypoint follows the metadata dir */
+    o.disable_creds_init = true;
+    pod = build_ok(tr, ts, &o);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(container(pod, "step-unnamed-0"), "args"), 9)),
+                        "-entrypoint");
+    json_decref(pod);
+    free(v0);
+    json_decref(got_flags);
+    json_decref(want_flags);
+    json_decref(secrets);
+    json_decref(ts);
+    json_decref(tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -988,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_podspec_security_context_flag_only_on_prepare),
         cmocka_unit_test(test_podspec_keep_pod_on_cancel_mounts_downward_everywhere),
         cmocka_unit_test(test_podspec_user_mount_at_workspace_replaces_implicit),
+        cmocka_unit_test(test_podspec_credential_secrets_become_flags_volumes_and_mounts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
