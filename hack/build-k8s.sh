@@ -8,6 +8,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 LC_PROG=build
+# One build at a time: two would write the same .partial directories. A second caller waits.
+exec 9> "$LC_CACHE/.build.lock"
+flock 9
 
 # Kubernetes: k8s.io/kubernetes replaces every staging module with ./staging/..., which the module
 # zip lacks, so a wrapper module repeats each replacement with the published v0.<minor>.<patch> tag.
@@ -72,10 +75,8 @@ build_lpp() {
     local out=$LPP_BIN
     [ -x "$out/local-path-provisioner" ] && return 0
     rm -rf "$out.partial"; mkdir -p "$out.partial"
-    # The proxy serves this module, but its checksum-database mirror answers 404 for
-    # local-path-provisioner@v0.0.37 (seen 2026-11-27), so this one module is exempted from the
-    # sumdb check; its dependencies are still verified.
-    GONOSUMDB=github.com/rancher/local-path-provisioner GOBIN=$out.partial go install -trimpath -buildvcs=false -ldflags '-s -w' \
+    # (GONOSUMDB in lib.sh: the sumdb mirror has no record of this module)
+    GOBIN=$out.partial go install -trimpath -buildvcs=false -ldflags '-s -w' \
         "github.com/rancher/local-path-provisioner@$LPP_VERSION"
     mv "$out.partial" "$out"
 }

@@ -17,13 +17,16 @@ stop() {
     [ -f "$f" ] || return 0
     pid=$(cat "$f")
     if kill -0 "$pid" 2>/dev/null; then
-        lc_say "stopping $n ($pid)"
+        lc_say "stopping $n ($pid) at ${SECONDS}s"
         kill "$pid" 2>/dev/null || true
         for ((i = 0; i < 15; i++)); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 1
         done
-        kill -9 "$pid" 2>/dev/null || true
+        if kill -0 "$pid" 2>/dev/null; then
+            lc_say "$n did not stop in 15s, killing it"
+            kill -9 "$pid" 2>/dev/null || true
+        fi
     fi
     rm -f "$f"
 }
@@ -49,6 +52,26 @@ kill_our_shims() {
     local p
     for p in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $CTRD_SOCK( |$)" || true); do
         kill -9 "$p" 2>/dev/null || true
+    done
+}
+
+# Chains kubelet creates for itself (kube-proxy --cleanup leaves them): the jumps from the
+# built-in chains first, then the chains. Only these fixed names, never other KUBE-* rules.
+remove_kubelet_chains() {
+    local ipt tbl c rule
+    for ipt in iptables ip6tables; do
+        for tbl in filter nat mangle; do
+            for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+                "$ipt" -t "$tbl" -S 2>/dev/null |
+                    { grep -E -- "^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j $c\$" || true; } |
+                    while read -r rule; do
+                        # shellcheck disable=SC2086 # the rule is re-split into its words on purpose
+                        "$ipt" -t "$tbl" ${rule/-A/-D} 2>/dev/null || true
+                    done
+                "$ipt" -t "$tbl" -F "$c" 2>/dev/null || true
+                "$ipt" -t "$tbl" -X "$c" 2>/dev/null || true
+            done
+        done
     done
 }
 
@@ -88,6 +111,7 @@ stop registry
 if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES > /dev/null 2>&1; then
     "$K8S_BIN/kube-proxy" --cleanup > /dev/null 2>&1 || lc_say "kube-proxy --cleanup failed, ignoring"
 fi
+remove_kubelet_chains
 unmount_under "$KUBELET_ROOT" "$CTRD_STATE" "$CTRD_ROOT"
 # Network namespaces are normally removed by containerd above. After an abrupt stop, remove
 # leftover cni-* ones, but only if no other containerd could own them.

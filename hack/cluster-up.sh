@@ -36,7 +36,7 @@ DEB_PACKAGES=(containerd runc containernetworking-plugins iptables docker-regist
 install_packages() {
     local missing=() p added_policy=0
     for p in "${DEB_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     mark "installing ${missing[*]}"
@@ -59,7 +59,7 @@ install_packages() {
 preflight() {
     local net
     for net in 10.244.0.1 10.96.0.1 $NODE_IP; do
-        if ip -4 route show to match "$net" | grep -v -E '^default|dev (cni0|lo)( |$)' | grep -q .; then
+        if ip -4 route show to match "$net" | grep -v -E '^default|dev (cni0|lo)( |$)' > /dev/null; then
             lc_die "address range of $net overlaps a host route: $(ip -4 route show to match "$net" | grep -v '^default')"
         fi
     done
@@ -82,7 +82,8 @@ prepare_host() {
             echo "propagation $(findmnt -no PROPAGATION /)"
         } > "$LC_RUN/host.orig"
     fi
-    ip addr show dev lo | grep -q "inet $NODE_IP/32" || ip addr add "$NODE_IP/32" dev lo
+    # (no `| grep -q` on a live producer here: with pipefail its SIGPIPE reads as "absent")
+    [ -n "$(ip -4 -o addr show dev lo to "$NODE_IP/32")" ] || ip addr add "$NODE_IP/32" dev lo
     sysctl -qw net.ipv4.ip_forward=1
     sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 2>/dev/null ||
         lc_say "warning: cannot set bridge-nf-call-iptables (br_netfilter missing?); service NAT on cni0 may fail"
@@ -97,12 +98,21 @@ prepare_host() {
 }
 
 # ---- 4. configuration files ---------------------------------------------------------------
+# put FILE: write stdin to FILE only if it differs. kube-proxy exits when its config file
+# changes, so a re-run must leave unchanged files untouched.
+put() {
+    local t
+    t=$(mktemp "$1.XXXXXX")
+    cat > "$t"
+    if cmp -s "$t" "$1"; then rm -f "$t"; else chmod 644 "$t" && mv "$t" "$1"; fi
+}
+
 write_configs() {
     local r
     mkdir -p "$LC_ETC/cni/net.d" "$LC_ETC/containerd/certs.d/_default"
 
     # The local registry: loopback only, no auth, storage in the cache so pushes survive.
-    cat > "$LC_ETC/registry.yml" <<EOF
+    put "$LC_ETC/registry.yml" <<EOF
 version: 0.1
 log: {level: info}
 storage:
@@ -117,7 +127,7 @@ EOF
     # A containerd of our own (socket, root, state, runc root): a host containerd, if any, is
     # never touched. restrict_oom_score_adj: root lacks CAP_SYS_RESOURCE here, so the negative
     # oom_score_adj containerd gives sandboxes would make runc fail.
-    cat > "$LC_ETC/containerd.toml" <<EOF
+    put "$LC_ETC/containerd.toml" <<EOF
 version = 2
 root = "$CTRD_ROOT"
 state = "$CTRD_STATE"
@@ -158,7 +168,7 @@ EOF
     # ignores a hosts.toml without a [host] table and would go to the internet instead.
     for r in $MIRRORED_REGISTRIES; do
         mkdir -p "$LC_ETC/containerd/certs.d/$r"
-        cat > "$LC_ETC/containerd/certs.d/$r/hosts.toml" <<EOF
+        put "$LC_ETC/containerd/certs.d/$r/hosts.toml" <<EOF
 # $r/<repo> is served by the local registry as $r/<repo>
 server = "http://$REGISTRY/v2/$r"
 override_path = true
@@ -170,7 +180,7 @@ EOF
     done
     # Any other name (127.0.0.1:5000/..., unknown registries) also goes to the local registry,
     # where it is simply not found: never a network attempt.
-    cat > "$LC_ETC/containerd/certs.d/_default/hosts.toml" <<EOF
+    put "$LC_ETC/containerd/certs.d/_default/hosts.toml" <<EOF
 server = "http://$REGISTRY"
 
 [host."http://$REGISTRY"]
@@ -178,7 +188,7 @@ server = "http://$REGISTRY"
 EOF
 
     # The pod network: a bridge on the node's /24, no masquerade (nothing is NATed out).
-    cat > "$LC_ETC/cni/net.d/10-lc-bridge.conflist" <<EOF
+    put "$LC_ETC/cni/net.d/10-lc-bridge.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "lc-pod-network",
@@ -200,7 +210,7 @@ EOF
 }
 EOF
 
-    cat > "$LC_ETC/scheduler.yaml" <<EOF
+    put "$LC_ETC/scheduler.yaml" <<EOF
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
@@ -212,7 +222,7 @@ EOF
     # kubelet on this VM: cgroup v1 (failCgroupV1 false), containerd 1.6 cannot report its cgroup
     # driver (so cgroupfs is stated), no CAP_SYS_RESOURCE (oomScoreAdj 0), hard NOFILE 20000,
     # a small disk (near-zero eviction thresholds), image GC off (stand-ins are local builds).
-    cat > "$LC_ETC/kubelet.yaml" <<EOF
+    put "$LC_ETC/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -255,7 +265,7 @@ maxPods: 110
 EOF
 
     # kube-proxy: iptables mode, NodePorts only on the node IP, conntrack sysctls left alone.
-    cat > "$LC_ETC/kube-proxy.yaml" <<EOF
+    put "$LC_ETC/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
@@ -320,13 +330,13 @@ ready() {
 }
 
 KUBECTL() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
-api_ok() { curl -sf --cacert "$PKI/ca.crt" "https://$NODE_IP:6443/readyz" | grep -qx ok; }
-health_tls() { curl -sfk "https://127.0.0.1:$1/healthz" | grep -qx ok; }
+api_ok() { [ "$(curl -sf --cacert "$PKI/ca.crt" "https://$NODE_IP:6443/readyz")" = ok ]; }
+health_tls() { [ "$(curl -sfk "https://127.0.0.1:$1/healthz")" = ok ]; }
 node_ready() {
     [ "$(KUBECTL get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 proxy_ready() {
-    curl -sf http://127.0.0.1:10256/healthz > /dev/null && iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q "$SVC_API_IP"
+    curl -sf http://127.0.0.1:10256/healthz > /dev/null && iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -F -- "$SVC_API_IP" > /dev/null
 }
 
 start_runtime() {
@@ -397,6 +407,14 @@ start_node() {
     ready kubelet 120 node_ready
     start kube-proxy "$K8S_BIN/kube-proxy" --config="$LC_ETC/kube-proxy.yaml" --v=2
     ready kube-proxy 60 proxy_ready
+    # kube-proxy prepends its own FORWARD jumps (one of them accepts established flows); put the
+    # egress refusal back in first place so nothing from cni0 can leave, whatever they contain.
+    local first
+    first=$(iptables -S FORWARD | sed -n 2p)
+    if [ "$first" != '-A FORWARD -i cni0 ! -o cni0 -j REJECT --reject-with icmp-port-unreachable' ]; then
+        iptables -D FORWARD -i cni0 ! -o cni0 -j REJECT 2>/dev/null || true
+        iptables -I FORWARD 1 -i cni0 ! -o cni0 -j REJECT
+    fi
     # pods cannot be created in a namespace before its default ServiceAccount exists
     ready kube-controller-manager 60 KUBECTL -n default get serviceaccount default
 }
@@ -406,7 +424,8 @@ start_node() {
 # under $LC_STATE so cluster-down removes it. The image names in it are served by our registry.
 start_storage() {
     local dir
-    dir=$(go mod download -json "github.com/rancher/local-path-provisioner@$LPP_VERSION" | jq -r .Dir)
+    dir=$(go mod download -json "github.com/rancher/local-path-provisioner@$LPP_VERSION" | jq -r '.Dir // empty') ||
+        lc_die "cannot locate the local-path-provisioner module"
     [ -f "$dir/deploy/local-path-storage.yaml" ] || lc_die "no deploy/local-path-storage.yaml in $dir"
     sed "s#/opt/local-path-provisioner#$LC_STATE/local-path#g" "$dir/deploy/local-path-storage.yaml" \
         > "$LC_ETC/local-path-storage.yaml"
@@ -428,7 +447,7 @@ write_env() {
     ln -sfn "$K8S_BIN/kubectl" "$LC_STATE/bin/kubectl"
     [ -x "$TKN_BIN/tkn" ] && ln -sfn "$TKN_BIN/tkn" "$LC_STATE/bin/tkn"
     ln -sfn "$ETCD_BIN/etcd" "$LC_STATE/bin/etcd"
-    cat > "$LC_ETC/env.sh" <<EOF
+    put "$LC_ETC/env.sh" <<EOF
 # source me: the local cluster's kubeconfig, and its kubectl ($K8S_VERSION) and tkn first in PATH
 export KUBECONFIG=$KUBECONFIG_ADMIN
 export PATH=$LC_STATE/bin:\$PATH
