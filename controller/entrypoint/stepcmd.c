@@ -10,6 +10,7 @@
 
 #include "controller/entrypoint/estr.h"
 #include "controller/entrypoint/minijson.h"
+#include "controller/entrypoint/stepsubst.h"
 
 const char *stepcmd_platform(void)
 {
@@ -125,7 +126,38 @@ static int optional_string(const struct minijson *obj, const char *name, const c
     return 0;
 }
 
-int stepcmd_when_allows(const char *json, bool *ret_allowed, struct estr *reterr)
+/* Whether 'input' is one of 'values' (strings), after step-result substitution. */
+static bool input_in_values(const char *input, const struct minijson *values, const char *steps_dir,
+                            struct estr *warnings)
+{
+    char **vals = NULL, **subst = NULL;
+    size_t n = values ? values->count : 0, n_subst = 0;
+    struct estr in;
+    bool found = false;
+
+    estr_init(&in);
+    vals = estr_malloc((n + 1) * sizeof(char *));
+    for (size_t j = 0; j < n; j++)
+        vals[j] = values->items[j].str;
+    vals[n] = NULL;
+    if (steps_dir) {
+        (void)stepsubst_string(input, steps_dir, &in, warnings);
+        (void)stepsubst_argv(vals, n, steps_dir, &subst, &n_subst, warnings);
+    } else {
+        estr_append_str(&in, input);
+    }
+    for (size_t j = 0; j < (subst ? n_subst : n); j++) {
+        if (strcmp(subst ? subst[j] : vals[j], estr_str(&in)) == 0)
+            found = true;
+    }
+    stepcmd_free_argv(subst);
+    free(vals);
+    estr_done(&in);
+    return found;
+}
+
+int stepcmd_when_allows(const char *json, const char *steps_dir, bool *ret_allowed,
+                        struct estr *reterr)
 {
     struct minijson *root = NULL;
     bool allowed = true;
@@ -175,9 +207,8 @@ int stepcmd_when_allows(const char *json, bool *ret_allowed, struct estr *reterr
                 r = -EINVAL;
                 goto out;
             }
-            if (strcmp(values->items[j].str, input) == 0)
-                found = true;
         }
+        found = input_in_values(input, values, steps_dir, reterr);
         /* Tekton: "in" needs a match; every other operator is treated as "notin" */
         if (strcmp(operator, "in") == 0 ? !found : found)
             allowed = false;

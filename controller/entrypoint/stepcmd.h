@@ -33,10 +33,13 @@ void stepcmd_free_argv(char **argv);
 /*
  * Evaluate Tekton step when expressions: a JSON array of {input, operator, values, cel}.
  * All must hold: "in" holds when input is one of values; any other operator ("notin") when
- * it is not. Returns 0 and *ret_allowed, or -EINVAL (bad JSON) / -ENOTSUP (a CEL
- * expression, which this entrypoint cannot evaluate) with a reason appended to 'reterr'.
+ * it is not. With 'steps_dir' (may be NULL), step-result references in input and values are
+ * substituted first (stepsubst.h; failures are appended to 'reterr' as warnings and the
+ * reference stays literal). Returns 0 and *ret_allowed, or -EINVAL (bad JSON) / -ENOTSUP (a
+ * CEL expression, which this entrypoint cannot evaluate) with a reason appended to 'reterr'.
  * An empty string allows execution.
  */
-int stepcmd_when_allows(const char *json, bool *ret_allowed, struct estr *reterr);
+int stepcmd_when_allows(const char *json, const char *steps_dir, bool *ret_allowed,
+                        struct estr *reterr);
 
 #endif

@@ -26,11 +26,13 @@
 #include "controller/entrypoint/stepcmd.h"
 #include "controller/entrypoint/stepflags.h"
 #include "controller/entrypoint/stepoutcome.h"
+#include "controller/entrypoint/stepsubst.h"
 #include "controller/entrypoint/termmsg.h"
 
-/* Tekton's fixed paths: the cancel annotation projected by the downward API. */
+/* Tekton's fixed paths inside the Pod (the cancel file is the downward-API annotation). */
 #define CANCEL_FILE         "/tekton/downward/cancel"
 #define TASK_RESULTS_DIR    "/tekton/results"
+#define STEPS_DIR           "/tekton/steps"
 #define TASK_ARTIFACTS_FILE "/tekton/artifacts/provenance.json"
 #define DEFAULT_PATH        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -616,6 +618,65 @@ static int build_command(const struct stepflags *f, char ***ret_argv)
     return 0;
 }
 
+/* Log each line of 'lines' (substitution warnings), ignoring failures as Tekton does. */
+static void log_lines(const struct estr *lines)
+{
+    const char *p = estr_str(lines);
+
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+        fsutil_log("%.*s, ignoring", (int)len, p);
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+}
+
+/*
+ * Tekton's runtime substitution of $(steps.<s>.results.<r>) in the environment and the
+ * command (§4.6). A reference that cannot be resolved is logged and left as it is.
+ */
+static void substitute_step_results(char ***argv)
+{
+    struct estr errors;
+    char **names = NULL, **values = NULL;
+    char **subst = NULL;
+    size_t n = 0, count = 0;
+
+    estr_init(&errors);
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        struct estr v;
+
+        if (!eq || !strstr(eq, "$(steps."))
+            continue;
+        estr_init(&v);
+        (void)stepsubst_string(eq + 1, STEPS_DIR, &v, &errors);
+        names = estr_realloc(names, (n + 1) * sizeof(char *));
+        values = estr_realloc(values, (n + 1) * sizeof(char *));
+        names[n] = estr_ndup(*e, (size_t)(eq - *e));
+        values[n++] = estr_take(&v);
+    }
+    /* set after the walk: setenv may move environ */
+    for (size_t i = 0; i < n; i++) {
+        setenv(names[i], values[i], 1);
+        free(names[i]);
+        free(values[i]);
+    }
+    free(names);
+    free(values);
+
+    while ((*argv)[count])
+        count++;
+    (void)stepsubst_argv(*argv, count, STEPS_DIR, &subst, &count, &errors);
+    stepcmd_free_argv(*argv);
+    *argv = subst;
+    log_lines(&errors);
+    estr_done(&errors);
+}
+
 static void post(const struct stepflags *f, bool err)
 {
     struct estr path;
@@ -689,15 +750,17 @@ int steprun_main(const struct stepflags *f)
         fsutil_log("negative timeout specified");
         goto decided;
     }
+    substitute_step_results(&argv);
     estr_done(&buf);
     {
         bool allowed = true;
 
-        r = stepcmd_when_allows(f->when_expressions, &allowed, &buf);
+        r = stepcmd_when_allows(f->when_expressions, STEPS_DIR, &allowed, &buf);
         if (r < 0) {
             fsutil_log("%s", buf.data);
             goto decided;
         }
+        log_lines(&buf);
         if (!allowed) {
             run.event = STEPOUTCOME_WHEN_FALSE;
             goto decided;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +22,7 @@
 #include "controller/entrypoint/stepcmd.h"
 #include "controller/entrypoint/stepflags.h"
 #include "controller/entrypoint/stepoutcome.h"
+#include "controller/entrypoint/stepsubst.h"
 #include "controller/entrypoint/termmsg.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -609,12 +611,163 @@ static void test_stepcmd_when_allows_table(void **state)
         int r;
 
         estr_init(&why);
-        r = stepcmd_when_allows(cases[i].json, &allowed, &why);
+        r = stepcmd_when_allows(cases[i].json, NULL, &allowed, &why);
         if (r != cases[i].r || (r == 0 && allowed != cases[i].allowed))
             fail_msg("case '%s': got %d allowed %d (%s)", cases[i].name, r, allowed,
                      estr_str(&why));
         estr_done(&why);
     }
+}
+
+/* A steps dir with step-a's results, as earlier steps leave them. */
+static char *make_steps_dir(void)
+{
+    static const struct {
+        const char *name, *content;
+    } files[] = {
+        {"str", "hello"},
+        {"quoted", "\"quoted text\""},
+        {"arr", "[\"x\",\"y z\",\"w\"]"},
+        {"obj", "{\"k\":\"v\",\"n\":\"m\"}"},
+        {"nums", "[1,2]"},
+    };
+    char *dir = temp_path("steps");
+    struct estr path;
+
+    estr_init(&path);
+    mkdir(dir, 0755);
+    estr_printf(&path, "%s/step-a", dir);
+    mkdir(path.data, 0755);
+    estr_append_str(&path, "/results");
+    mkdir(path.data, 0755);
+    for (size_t i = 0; i < N_ELEMS(files); i++) {
+        struct estr f;
+        FILE *fp;
+
+        estr_init(&f);
+        estr_printf(&f, "%s/%s", path.data, files[i].name);
+        fp = fopen(f.data, "w");
+        assert_non_null(fp);
+        fputs(files[i].content, fp);
+        fclose(fp);
+        estr_done(&f);
+    }
+    estr_done(&path);
+    return dir;
+}
+
+static void remove_steps_dir(char *dir)
+{
+    static const char *const names[] = {"str", "quoted", "arr", "obj", "nums"};
+    struct estr p;
+
+    estr_init(&p);
+    for (size_t i = 0; i < N_ELEMS(names); i++) {
+        estr_done(&p);
+        estr_printf(&p, "%s/step-a/results/%s", dir, names[i]);
+        unlink(p.data);
+    }
+    estr_done(&p);
+    estr_printf(&p, "%s/step-a/results", dir);
+    rmdir(p.data);
+    estr_done(&p);
+    estr_printf(&p, "%s/step-a", dir);
+    rmdir(p.data);
+    rmdir(dir);
+    estr_done(&p);
+    free(dir);
+}
+
+static void test_stepsubst_string_table(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *want;
+        int failed;
+    } cases[] = {
+        {"no refs", "no refs", 0},
+        {"$(steps.a.results.str)", "hello", 0},
+        {"say $(steps.a.results.str) and $(steps.a.results.str)!", "say hello and hello!", 0},
+        {"$(steps.a.results.quoted)", "quoted text", 0},
+        {"$(steps.a.results.arr[1])", "y z", 0},
+        {"$(steps.a.results.obj.n)", "m", 0},
+        {"$(steps.a.results.nums)", "[1,2]", 0},
+        {"$(steps.a.results.missing)", "$(steps.a.results.missing)", 1},
+        {"$(steps.a.results.arr[7])", "$(steps.a.results.arr[7])", 1},
+        {"x$(steps.a.results.arr[*])", "x$(steps.a.results.arr[*])", 1},
+        {"$(steps.a.results.obj.nokey)", "$(steps.a.results.obj.nokey)", 1},
+        {"$(steps.a.outputs.x)", "$(steps.a.outputs.x)", 0},
+        {"$(params.x)", "$(params.x)", 0},
+    };
+    char *dir = make_steps_dir();
+
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        struct estr out, errors;
+        int failed;
+
+        estr_init(&out);
+        estr_init(&errors);
+        failed = stepsubst_string(cases[i].in, dir, &out, &errors);
+        if (failed != cases[i].failed || strcmp(estr_str(&out), cases[i].want) != 0)
+            fail_msg("input '%s': got '%s' with %d failures (%s), want '%s'", cases[i].in,
+                     estr_str(&out), failed, estr_str(&errors), cases[i].want);
+        if (failed > 0 && !strstr(estr_str(&errors), "cannot substitute '$(steps.a.results."))
+            fail_msg("input '%s': error does not name the reference: %s", cases[i].in,
+                     estr_str(&errors));
+        estr_done(&out);
+        estr_done(&errors);
+    }
+    remove_steps_dir(dir);
+}
+
+static void test_stepsubst_argv_isolated_star_expands(void **state)
+{
+    char *dir = make_steps_dir();
+    char a0[] = "echo", a1[] = "$(steps.a.results.arr[*])", a2[] = "-$(steps.a.results.str)";
+    char *argv[] = {a0, a1, a2, NULL};
+    char **out = NULL;
+    size_t n = 0;
+    struct estr errors;
+
+    estr_init(&errors);
+    assert_int_equal(stepsubst_argv(argv, 3, dir, &out, &n, &errors), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(out[0], "echo");
+    assert_string_equal(out[1], "x");
+    assert_string_equal(out[2], "y z");
+    assert_string_equal(out[3], "w");
+    assert_string_equal(out[4], "-hello");
+    assert_null(out[5]);
+    stepcmd_free_argv(out);
+    estr_done(&errors);
+    remove_steps_dir(dir);
+}
+
+static void test_stepcmd_when_allows_substitutes_step_results(void **state)
+{
+    char *dir = make_steps_dir();
+    struct estr why;
+    bool allowed = false;
+
+    estr_init(&why);
+    assert_int_equal(stepcmd_when_allows("[{\"input\":\"$(steps.a.results.str)\",\"operator\":"
+                                         "\"in\",\"values\":[\"hello\"]}]",
+                                         dir, &allowed, &why),
+                     0);
+    assert_true(allowed);
+    assert_int_equal(stepcmd_when_allows("[{\"input\":\"y z\",\"operator\":\"in\",\"values\":["
+                                         "\"$(steps.a.results.arr[*])\"]}]",
+                                         dir, &allowed, &why),
+                     0);
+    assert_true(allowed);
+    assert_int_equal(stepcmd_when_allows("[{\"input\":\"hello\",\"operator\":\"notin\","
+                                         "\"values\":[\"$(steps.a.results.str)\"]}]",
+                                         dir, &allowed, &why),
+                     0);
+    assert_false(allowed);
+    assert_int_equal(why.len, 0);
+    estr_done(&why);
+    remove_steps_dir(dir);
 }
 
 int main(void)
@@ -636,6 +789,9 @@ int main(void)
         cmocka_unit_test(test_stepoutcome_decide_matches_tekton_outcome_table),
         cmocka_unit_test(test_stepcmd_select_platform_and_fallback_table),
         cmocka_unit_test(test_stepcmd_when_allows_table),
+        cmocka_unit_test(test_stepsubst_string_table),
+        cmocka_unit_test(test_stepsubst_argv_isolated_star_expands),
+        cmocka_unit_test(test_stepcmd_when_allows_substitutes_step_results),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
