@@ -523,7 +523,11 @@ static json_t *step_entry(struct plan_ctx *c, const json_t *cs, bool harvest, js
     }
     term = json_object_get(entry, "terminated");
     msg = str_at(term, "message");
-    if (!term || !msg || !*msg)
+    if (msg && !*msg) {
+        json_object_del(term, "message"); /* Go's omitempty; 'msg' is gone now */
+        return entry;
+    }
+    if (!term || !msg)
         return entry;
     if (parse_message(msg, &entries) < 0) {
         c->plan->bad_message = true;
@@ -649,10 +653,13 @@ static void update_sidecars(struct plan_ctx *c, const json_t *pod)
         }
         json_array_append_new(sidecars, entry);
     }
-    if (json_array_size(sidecars) > 0)
+    /* rebuilt from scratch at every conversion, like upstream */
+    if (json_array_size(sidecars) > 0) {
         json_object_set_new(c->st, "sidecars", sidecars);
-    else
+    } else {
         json_decref(sidecars);
+        json_object_del(c->st, "sidecars");
+    }
 }
 
 /* Refresh status.steps from the Pod; with 'harvest' also fill 'task_results'. */

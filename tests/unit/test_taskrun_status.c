@@ -460,6 +460,54 @@ static void test_taskrun_status_malformed_and_oversized_messages_lose_results(vo
     }
 }
 
+static void test_taskrun_status_termination_reason_table(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *step_a;
+        const char *want; /* "" = no terminationReason */
+        int exit_code;
+    } cases[] = {
+        {"completed", TERM("step-a", 0, "Completed", STARTED_ONLY), "Completed", 0},
+        {"error", TERM("step-a", 1, "Error", STARTED_ONLY), "Error", 1},
+        {"skipped after a failure",
+         TERM("step-a", 1, "Error",
+              "\"[{\\\"key\\\":\\\"Reason\\\",\\\"value\\\":\\\"Skipped\\\",\\\"type\\\":3}]\""),
+         "Skipped", 1},
+        {"step timeout",
+         TERM("step-a", 1, "Error",
+              "\"[{\\\"key\\\":\\\"Reason\\\",\\\"value\\\":\\\"TimeoutExceeded\\\","
+              "\\\"type\\\":3}]\""),
+         "TimeoutExceeded", 1},
+        {"onError continue",
+         TERM("step-a", 0, "Completed",
+              "\"[{\\\"key\\\":\\\"ExitCode\\\",\\\"value\\\":\\\"7\\\",\\\"type\\\":3}]\""),
+         "Continued", 7},
+        {"no termination message", TERM("step-a", 137, "OOMKilled", "\"\""), "", 137},
+    };
+    struct taskrun_status_options o = default_options();
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct taskrun_status_plan p = {0};
+        char *pod = NULL;
+        const json_t *term;
+
+        if (asprintf(&pod, POD("Running", "%s," RUN("step-b"), ""), cases[i].step_a) < 0)
+            fail();
+        plan(TR_RUNNING, pod, &o, NOW, &p);
+        if (strcmp(step_field(&p, 0, "terminationReason"), cases[i].want) != 0)
+            fail_msg("case '%s': got '%s'", cases[i].name, step_field(&p, 0, "terminationReason"));
+        term = json_object_get(json_array_get(json_object_get(p.status, "steps"), 0), "terminated");
+        if (json_integer_value(json_object_get(term, "exitCode")) != cases[i].exit_code)
+            fail_msg("case '%s': exit code %lld", cases[i].name,
+                     (long long)json_integer_value(json_object_get(term, "exitCode")));
+        /* internal entries never show in the message */
+        assert_null(json_object_get(term, "message"));
+        taskrun_status_plan_done(&p);
+        free(pod);
+    }
+}
+
 /* ---- run-level transitions ---- */
 
 static void test_taskrun_status_new_run_starts_and_asks_for_its_pod(void **state)
@@ -809,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_taskrun_status_results_only_when_done),
         cmocka_unit_test(test_taskrun_status_result_type_mismatch_fails_validation),
         cmocka_unit_test(test_taskrun_status_malformed_and_oversized_messages_lose_results),
+        cmocka_unit_test(test_taskrun_status_termination_reason_table),
         cmocka_unit_test(test_taskrun_status_new_run_starts_and_asks_for_its_pod),
         cmocka_unit_test(test_taskrun_status_spec_pending_has_no_start),
         cmocka_unit_test(test_taskrun_status_cancel_messages_and_pod_handling),
