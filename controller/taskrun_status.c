@@ -599,8 +599,8 @@ static json_t *step_entry(struct plan_ctx *c, const json_t *cs, bool harvest, js
     return entry;
 }
 
-/* container statuses of the step containers, in Pod spec order */
-static json_t *step_statuses_in_spec_order(const json_t *pod)
+/* container statuses whose names start with 'prefix', in Pod spec order */
+static json_t *statuses_in_spec_order(const json_t *pod, const char *prefix)
 {
     const json_t *statuses = json_object_get(json_object_get(pod, "status"), "containerStatuses");
     const json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
@@ -611,7 +611,7 @@ static json_t *step_statuses_in_spec_order(const json_t *pod)
 
     json_array_foreach(containers, i, c) {
         json_array_foreach(statuses, k, cs) {
-            if (has_prefix(str_at(cs, "name"), "step-") &&
+            if (has_prefix(str_at(cs, "name"), prefix) &&
                 str_is(str_at(cs, "name"), str_at(c, "name")))
                 json_array_append(out, unconst(cs));
         }
@@ -620,7 +620,7 @@ static json_t *step_statuses_in_spec_order(const json_t *pod)
     json_array_foreach(statuses, k, cs) {
         bool listed = false;
 
-        if (!has_prefix(str_at(cs, "name"), "step-"))
+        if (!has_prefix(str_at(cs, "name"), prefix))
             continue;
         json_array_foreach(containers, i, c) {
             listed = listed || str_is(str_at(cs, "name"), str_at(c, "name"));
@@ -631,9 +631,14 @@ static json_t *step_statuses_in_spec_order(const json_t *pod)
     return out;
 }
 
+static json_t *step_statuses_in_spec_order(const json_t *pod)
+{
+    return statuses_in_spec_order(pod, "step-");
+}
+
 static void update_sidecars(struct plan_ctx *c, const json_t *pod)
 {
-    const json_t *statuses = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+    json_t *statuses = statuses_in_spec_order(pod, "sidecar-");
     json_t *sidecars = json_array();
     size_t i;
     const json_t *cs;
@@ -644,8 +649,6 @@ static void update_sidecars(struct plan_ctx *c, const json_t *pod)
         const char *key;
         json_t *v;
 
-        if (!has_prefix(name, "sidecar-"))
-            continue;
         entry = json_pack("{s:s, s:s, s:s}", "name", name + 8, "container", name, "imageID",
                           str_at(cs, "imageID") ? str_at(cs, "imageID") : "");
         json_object_foreach(json_object_get(cs, "state"), key, v) {
@@ -653,6 +656,7 @@ static void update_sidecars(struct plan_ctx *c, const json_t *pod)
         }
         json_array_append_new(sidecars, entry);
     }
+    json_decref(statuses);
     /* rebuilt from scratch at every conversion, like upstream */
     if (json_array_size(sidecars) > 0) {
         json_object_set_new(c->st, "sidecars", sidecars);

@@ -790,6 +790,19 @@ static void test_taskrun_status_sidecars_and_ready_annotation(void **state)
     assert_non_null(json_object_get(sc, "running"));
     taskrun_status_plan_done(&p);
 
+    /* sidecars are listed in Pod spec order, whatever order the kubelet reports */
+    plan(TR_RUNNING,
+         "{\"metadata\":{\"name\":\"demo-pod\"},\"spec\":{\"containers\":[{\"name\":"
+         "\"step-a\"},{\"name\":\"sidecar-z\"},{\"name\":\"sidecar-b\"}]},\"status\":{"
+         "\"phase\":\"Running\",\"containerStatuses\":[" RUN("sidecar-b") "," RUN(
+             "sidecar-z") "," RUN("step-a") "]}}",
+         &o, NOW, &p);
+    assert_string_equal(str_at(json_array_get(json_object_get(p.status, "sidecars"), 0), "name"),
+                        "z");
+    assert_string_equal(str_at(json_array_get(json_object_get(p.status, "sidecars"), 1), "name"),
+                        "b");
+    taskrun_status_plan_done(&p);
+
     /* a sidecar not ready yet holds the annotation back */
     pod = J(POD(
         "Running",
