@@ -709,17 +709,21 @@ static char *base64_std(const char *data, size_t len)
     return out;
 }
 
-/* Register 'script' for the prepare container and point 'c' at it. */
-static int convert_script(struct build *b, json_t *c, const char *script, const char *kind,
+/*
+ * Register the script of 'spec' (a step or sidecar) for the prepare container and point 'c' at
+ * it; a stepTemplate command is replaced, a command of the step itself is refused.
+ */
+static int convert_script(struct build *b, json_t *c, const json_t *spec, const char *kind,
                           size_t index)
 {
+    const char *script = str_at(spec, "script");
     char suffix[6];
     char *path;
     char *body;
     char *encoded;
     json_t *mounts;
 
-    if (json_array_size(json_object_get(c, "command")) > 0)
+    if (nonempty_array(json_object_get(spec, "command")))
         return fail(b, -EINVAL, "%s %zu of taskrun '%s/%s' sets both script and command", kind,
                     index, b->ns, b->tr_name);
     script_suffix(b->uid, kind, index, suffix);
@@ -1155,7 +1159,7 @@ static int build_step(struct build *b, const json_t *step, size_t i, size_t nste
             c, json_object_get(find_named(json_object_get(spec, "stepSpecs"), str_at(step, "name")),
                                "computeResources"));
     if (has_str(step, "script")) {
-        r = convert_script(b, c, str_at(step, "script"), "step", i);
+        r = convert_script(b, c, step, "step", i);
         if (r < 0)
             goto out;
     }
@@ -1240,7 +1244,7 @@ static int build_sidecar(struct build *b, const json_t *sc, size_t i, json_t **r
                                                       str_at(sc, "name")),
                                            "computeResources"));
     if (has_str(sc, "script")) {
-        r = convert_script(b, c, str_at(sc, "script"), "sidecar", i);
+        r = convert_script(b, c, sc, "sidecar", i);
         if (r < 0)
             goto out;
     }

@@ -437,6 +437,28 @@ static void test_podspec_script_preamble_table(void **state)
     }
 }
 
+static void test_podspec_script_replaces_step_template_command(void **state)
+{
+    json_t *tr = J(TR(""));
+    json_t *ts = J("{\"stepTemplate\":{\"command\":[\"tmpl\"]},\"steps\":[{\"image\":\"a\","
+                   "\"script\":\"echo\",\"args\":[\"x\"]}]}");
+    struct podspec_options o = default_options();
+    json_t *pod = build_ok(tr, ts, &o);
+    const json_t *args = json_object_get(container(pod, "step-unnamed-0"), "args");
+    size_t n = json_array_size(args);
+
+    /* -entrypoint <script> -- x: the script runs with the step's args */
+    assert_string_equal(json_string_value(json_array_get(args, n - 4)), "-entrypoint");
+    assert_int_equal(
+        strncmp(json_string_value(json_array_get(args, n - 3)), "/tekton/scripts/script-0-", 25),
+        0);
+    assert_string_equal(json_string_value(json_array_get(args, n - 2)), "--");
+    assert_string_equal(json_string_value(json_array_get(args, n - 1)), "x");
+    json_decref(pod);
+    json_decref(ts);
+    json_decref(tr);
+}
+
 static void test_podspec_script_names_are_deterministic_per_uid(void **state)
 {
     json_t *tr = J(TR(""));
@@ -1054,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_goduration_parse_rejects_garbage),
         cmocka_unit_test(test_podspec_step_template_merge),
         cmocka_unit_test(test_podspec_script_preamble_table),
+        cmocka_unit_test(test_podspec_script_replaces_step_template_command),
         cmocka_unit_test(test_podspec_script_names_are_deterministic_per_uid),
         cmocka_unit_test(test_podspec_missing_image_config_is_enoent_listing_each_image_once),
         cmocka_unit_test(test_podspec_image_config_cmd_rules),
