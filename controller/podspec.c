@@ -226,6 +226,8 @@ static bool array_has_string(const json_t *arr, const char *s)
     size_t i;
     const json_t *v;
 
+    if (!s)
+        return false;
     json_array_foreach(arr, i, v) {
         if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
             return true;
@@ -562,6 +564,8 @@ static void mount_shared(struct build *b, const json_t *mount)
     json_array_foreach(b->sidecars, i, sc) {
         json_t *sm = json_object_get(sc, "volumeMounts");
 
+        if (!json_is_object(sc))
+            continue; /* refused later, with a message */
         if (!json_is_array(sm)) {
             sm = json_array();
             json_object_set_new(sc, "volumeMounts", sm);
@@ -769,7 +773,8 @@ static int platform_commands(struct build *b, const char *image, const json_t *c
         json_t *command = json_array();
 
         if (!nonempty_array(ep)) {
-            json_array_extend(command, json_is_array(cmd) ? unconst(cmd) : json_array());
+            if (json_is_array(cmd))
+                json_array_extend(command, unconst(cmd));
         } else {
             json_array_extend(command, unconst(ep));
             if (!has_args && json_is_array(cmd))
@@ -1062,7 +1067,7 @@ out:
 
 static bool env_forbidden(const struct podspec_options *opts, const char *name)
 {
-    return opts->forbidden_env && array_has_string(opts->forbidden_env, name);
+    return name && opts->forbidden_env && array_has_string(opts->forbidden_env, name);
 }
 
 /* §5.3.7: mounts after the step's own (and the scripts mount) */

@@ -1060,6 +1060,71 @@ static void test_podspec_credential_secrets_become_flags_volumes_and_mounts(void
     json_decref(tr);
 }
 
+static void test_podspec_hostile_shapes_never_crash(void **state)
+{
+    static const struct {
+        const char *tr;
+        const char *ts;
+    } cases[] = {
+        {"[]", "{}"},
+        {"{\"metadata\":\"x\"}", "{\"steps\":[{\"image\":\"i\"}]}"},
+        {TR(""), "[]"},
+        {TR(""), "{\"steps\":\"x\"}"},
+        {TR(""), "{\"steps\":[1,2]}"},
+        {TR(""), "{\"steps\":[{\"image\":7,\"command\":\"c\"}]}"},
+        {TR(""), "{\"steps\":[{\"image\":\"i\",\"command\":[1,{}],\"args\":{},\"env\":\"e\","
+                 "\"volumeMounts\":[3,{\"mountPath\":4}],\"workingDir\":[],\"script\":5}],"
+                 "\"stepTemplate\":{\"env\":[null,{\"name\":1}],\"securityContext\":\"s\"}}"},
+        {TR("\"workspaces\":[1,{\"name\":\"w\"},{\"name\":\"v\",\"emptyDir\":3}]"),
+         "{\"steps\":[{\"image\":\"i\",\"command\":[\"c\"]}]}"},
+        {TR("\"workspaces\":[{\"name\":\"w\",\"emptyDir\":{}}]"),
+         "{\"steps\":[{\"image\":\"i\",\"command\":[\"c\"]}],\"sidecars\":[\"s\",{}]}"},
+        {TR("\"podTemplate\":[],\"timeout\":5,\"stepSpecs\":{}"),
+         "{\"steps\":[{\"image\":\"i\",\"command\":[\"c\"]}]}"},
+        {TR("\"podTemplate\":{\"env\":[1,{\"name\":2},{\"name\":\"A\"}],\"volumes\":\"v\"}"),
+         "{\"steps\":[{\"image\":\"i\",\"command\":[\"c\"]}],\"volumes\":{},"
+         "\"results\":[1,{\"name\":2}]}"},
+        {TR("\"workspaces\":[{\"name\":\"w\",\"volumeClaimTemplate\":{\"metadata\":5}}]"),
+         "{\"steps\":[{\"image\":\"i\",\"command\":[\"c\"],\"workspaces\":[1,{\"name\":\"w\"}]}],"
+         "\"workspaces\":[{\"name\":\"w\",\"mountPath\":3}]}"},
+        {TR(""), "{\"steps\":[{\"image\":\"i\",\"when\":[1,{\"input\":2}],\"results\":{}}]}"},
+    };
+    json_t *configs = J("{\"i\":{\"platforms\":[]},\"j\":{\"platforms\":{\"a\":{\"entrypoint\":"
+                        "\"x\",\"cmd\":5}}}}");
+    json_t *secrets =
+        J("[1,{\"metadata\":{\"name\":\"s\",\"annotations\":{\"tekton.dev/git-0\":3}},"
+          "\"type\":\"kubernetes.io/basic-auth\"}]");
+    struct podspec_options o = default_options();
+
+    o.image_configs = configs;
+    o.credential_secrets = secrets;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *tr = J(cases[i].tr);
+        json_t *ts = J(cases[i].ts);
+        struct podspec_error err = {0};
+        json_t *pod = NULL;
+        json_t *pvcs = NULL;
+        char *msg = NULL;
+        int r = podspec_build(tr, ts, &o, &pod, &err);
+
+        if (r < 0 && (!err.message || pod))
+            fail_msg("case %zu: failure %d without a message", i, r);
+        if (r == 0 && !json_is_object(pod))
+            fail_msg("case %zu: success without a pod", i);
+        podspec_error_done(&err);
+        json_decref(pod);
+        r = podspec_build_pvcs(tr, &pvcs, &msg);
+        if (r < 0 && !msg)
+            fail_msg("case %zu: pvc failure without a message", i);
+        free(msg);
+        json_decref(pvcs);
+        json_decref(ts);
+        json_decref(tr);
+    }
+    json_decref(secrets);
+    json_decref(configs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1094,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_podspec_keep_pod_on_cancel_mounts_downward_everywhere),
         cmocka_unit_test(test_podspec_user_mount_at_workspace_replaces_implicit),
         cmocka_unit_test(test_podspec_credential_secrets_become_flags_volumes_and_mounts),
+        cmocka_unit_test(test_podspec_hostile_shapes_never_crash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

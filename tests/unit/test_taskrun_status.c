@@ -860,6 +860,52 @@ static void test_taskrun_status_rejects_taskrun_without_name(void **state)
     (void)unconst;
 }
 
+static void test_taskrun_status_hostile_shapes_never_crash(void **state)
+{
+    static const struct {
+        const char *tr;
+        const char *pod;
+    } cases[] = {
+        {"{\"metadata\":{\"name\":\"x\"},\"status\":[]}", NULL},
+        {"{\"metadata\":{\"name\":\"x\"},\"spec\":[],\"status\":{\"conditions\":\"c\"}}", "[]"},
+        {"{\"metadata\":{\"name\":\"x\",\"creationTimestamp\":5},\"spec\":{\"timeout\":3,"
+         "\"retries\":\"2\"},\"status\":{\"startTime\":\"garbage\",\"conditions\":[1,{\"type\":"
+         "\"Succeeded\",\"status\":7}],\"steps\":[1,{\"waiting\":{\"reason\":"
+         "\"ImagePullBackOff\"}}]}}",
+         NULL},
+        {TR_RUNNING,
+         "{\"status\":{\"phase\":\"Failed\",\"containerStatuses\":[1,{\"name\":"
+         "\"step-\"},{\"name\":\"step-a\",\"state\":{\"terminated\":\"t\"}},{\"name\":"
+         "\"step-b\",\"state\":{\"terminated\":{\"exitCode\":\"1\",\"message\":"
+         "\"[1,{\\\"key\\\":3},{\\\"type\\\":\\\"Weird\\\",\\\"value\\\":\\\"v\\\"}]\"}}}],"
+         "\"initContainerStatuses\":[{\"state\":{\"terminated\":{\"exitCode\":2}}}]}}"},
+        {TR_RUNNING, "{\"spec\":{\"containers\":\"c\"},\"status\":{\"phase\":\"Pending\","
+                     "\"conditions\":[1,{\"reason\":\"Unschedulable\",\"message\":5}],"
+                     "\"containerStatuses\":[{\"name\":\"step-a\",\"state\":{\"waiting\":{"
+                     "\"reason\":\"CreateContainerConfigError\",\"message\":[]}}}]}}"},
+        {TR_RUNNING,
+         "{\"status\":{\"phase\":\"Succeeded\",\"containerStatuses\":[{\"name\":"
+         "\"step-a\",\"state\":{\"terminated\":{\"exitCode\":0,\"message\":"
+         "\"[{\\\"key\\\":\\\"list\\\",\\\"value\\\":\\\"[1,2]\\\",\\\"type\\\":1},"
+         "{\\\"key\\\":\\\"ExitCode\\\",\\\"value\\\":\\\"x\\\",\\\"type\\\":3},"
+         "{\\\"key\\\":\\\"StartedAt\\\",\\\"value\\\":\\\"never\\\",\\\"type\\\":3}]\"}}}]}}"},
+    };
+    struct taskrun_status_options o = default_options();
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct taskrun_status_plan p = {0};
+        json_t *tr = J(cases[i].tr);
+        json_t *pod = cases[i].pod ? J(cases[i].pod) : NULL;
+        struct taskrun_status_input in = {.taskrun = tr, .pod = pod, .now = T(NOW)};
+
+        if (taskrun_status_plan(&in, &o, &p) == 0 && !json_is_object(p.status))
+            fail_msg("case %zu: success without a status", i);
+        taskrun_status_plan_done(&p);
+        json_decref(pod);
+        json_decref(tr);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -883,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_taskrun_status_sidecars_and_ready_annotation),
         cmocka_unit_test(test_taskrun_status_time_parse_and_format),
         cmocka_unit_test(test_taskrun_status_rejects_taskrun_without_name),
+        cmocka_unit_test(test_taskrun_status_hostile_shapes_never_crash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
