@@ -1,0 +1,677 @@
+/*
+ * TaskRun reconciler: reads only informer caches, asks the pure planners what the TaskRun's
+ * Pod and status should be, and issues at most one write per pass (architecture.md). The
+ * write's answer is fed straight into the cache, so the next pass never plans from a state
+ * older than our own write. Registry lookups and credentials are left to later work.
+ */
+#include "controller/taskrun.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller/childname.h"
+#include "controller/podspec.h"
+#include "controller/taskrun_resolve.h"
+#include "controller/taskrun_status.h"
+#include "controller/tekton_config.h"
+#include "lib/informer.h"
+#include "lib/kube.h"
+#include "lib/log.h"
+#include "lib/workqueue.h"
+#include "lib/xalloc.h"
+
+#define LOG_MODULE "taskrun"
+
+enum informer_kind {
+    INF_TASKRUNS,
+    INF_PODS,
+    INF_TASKS,
+    INF_PVCS,
+    INF_CONFIGMAPS,
+    INF_COUNT,
+};
+
+struct taskrun_controller {
+    uv_loop_t *loop;
+    struct kube_client *kc;
+    char *ns;
+    char *system_namespace;
+    char *entrypoint_image;
+    char *release;
+    struct informer *informers[INF_COUNT];
+    struct workqueue *queue;
+    struct tekton_config *cfg; /* rebuilt whenever a tekton-pipelines ConfigMap changes */
+    struct taskrun_controller_stats stats;
+    unsigned pending_closes;
+    taskrun_controller_closed_cb *closed_cb;
+    void *closed_ctx;
+};
+
+/* One pass whose write is in flight: the key stays checked out of the queue until it ends. */
+struct pass {
+    struct taskrun_controller *c;
+    char *key;
+    enum informer_kind written; /* whose cache the answer refreshes */
+    const char *what;           /* for the log: "create pod", "update status", ... */
+    json_t *taskrun;            /* for PodCreationFailed: the run whose create failed */
+};
+
+static const struct informer_ops kube_informer_ops = {
+    .list = kube_list,
+    .watch_start = kube_watch_start,
+    .watch_stop = kube_watch_stop,
+};
+
+static const char *str_at(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+    return str_at(json_object_get(obj, "metadata"), key);
+}
+
+static char *object_path(const char *prefix, const char *resource, const json_t *obj)
+{
+    return kube_path(prefix, meta_str(obj, "namespace"), resource, meta_str(obj, "name"), NULL);
+}
+
+static void enqueue_key(struct taskrun_controller *c, const char *ns, const char *name)
+{
+    char *key;
+
+    if (!name || !c->queue)
+        return;
+    key = xasprintf("%s/%s", ns ? ns : "", name);
+    workqueue_add(c->queue, key);
+    free(key);
+}
+
+/* ---- event handlers: every event becomes a key in the queue ---- */
+
+static void on_taskrun_add(void *ctx, const json_t *obj)
+{
+    enqueue_key(ctx, meta_str(obj, "namespace"), meta_str(obj, "name"));
+}
+
+static void on_taskrun_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
+{
+    /* a finished run stays finished: its own status writes need no further pass */
+    if (taskrun_status_is_done(json_object_get(new_obj, "status")) &&
+        taskrun_status_is_done(json_object_get(old_obj, "status")))
+        return;
+    on_taskrun_add(ctx, new_obj);
+}
+
+/* Pods and PVCs enqueue the TaskRun that controls them. */
+static void enqueue_owner(struct taskrun_controller *c, const json_t *obj)
+{
+    const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    const json_t *ref;
+    size_t i;
+
+    json_array_foreach(refs, i, ref) {
+        if (json_is_true(json_object_get(ref, "controller")) &&
+            strcmp(str_at(ref, "kind") ? str_at(ref, "kind") : "", "TaskRun") == 0)
+            enqueue_key(c, meta_str(obj, "namespace"), str_at(ref, "name"));
+    }
+}
+
+static void on_child_add(void *ctx, const json_t *obj)
+{
+    enqueue_owner(ctx, obj);
+}
+
+static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
+{
+    enqueue_owner(ctx, new_obj);
+}
+
+static void reload_config(struct taskrun_controller *c)
+{
+    struct informer *cms = c->informers[INF_CONFIGMAPS];
+    struct tekton_config *cfg = NULL;
+    char *err = NULL;
+
+    if (tekton_config_parse(informer_get(cms, c->system_namespace, "config-defaults"),
+                            informer_get(cms, c->system_namespace, "feature-flags"), &cfg,
+                            &err) < 0) {
+        log_error("invalid configuration, keeping the previous one",
+                  json_pack("{s:s}", "error", err));
+        free(err);
+        return;
+    }
+    tekton_config_free(c->cfg);
+    c->cfg = cfg;
+    log_info("configuration loaded", NULL);
+}
+
+static void on_config_change(void *ctx, const json_t *obj)
+{
+    reload_config(ctx);
+}
+
+static void on_config_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
+{
+    reload_config(ctx);
+}
+
+static void on_informer_error(void *ctx, const char *op, int rc, const struct kube_status *st,
+                              uint64_t retry_ms)
+{
+    log_warn("informer request failed, retrying",
+             json_pack("{s:s, s:i, s:s*, s:I}", "op", op, "code", st ? st->http_code : 0, "error",
+                       st ? st->message : strerror(-rc), "retry_ms", (json_int_t)retry_ms));
+}
+
+/* ---- the pass ---- */
+
+static bool caches_synced(const struct taskrun_controller *c)
+{
+    for (int i = 0; i < INF_COUNT; i++) {
+        if (!informer_has_synced(c->informers[i]))
+            return false;
+    }
+    return true;
+}
+
+static struct podspec_options pod_options(const struct taskrun_controller *c)
+{
+    const struct tekton_config *cfg = c->cfg;
+    struct podspec_options o = {
+        .entrypoint_image = c->entrypoint_image,
+        .release = c->release,
+        .managed_by = cfg->default_managed_by_label_value,
+        .default_timeout_minutes = cfg->default_timeout_minutes,
+        .await_sidecar_readiness = cfg->await_sidecar_readiness,
+        .running_in_environment_with_injected_sidecars =
+            cfg->running_in_environment_with_injected_sidecars,
+        .disable_creds_init = cfg->disable_creds_init,
+        .keep_pod_on_cancel = cfg->keep_pod_on_cancel,
+        .set_security_context = cfg->set_security_context,
+        .set_security_context_read_only_root_filesystem =
+            cfg->set_security_context_read_only_root_filesystem,
+        .require_git_ssh_secret_known_hosts = cfg->require_git_ssh_secret_known_hosts,
+        .default_pod_template = cfg->default_pod_template,
+        .forbidden_env = cfg->default_forbidden_env,
+    };
+
+    return o;
+}
+
+/* The TaskRun as the Pod builder wants it: labels, annotations and bindings resolved. */
+static json_t *taskrun_for_pod(const json_t *taskrun, const struct taskrun_resolved *res)
+{
+    json_t *tr = json_deep_copy(taskrun);
+    json_t *meta = json_object_get(tr, "metadata");
+    json_t *spec = json_object_get(tr, "spec");
+
+    json_object_set(meta, "labels", res->labels);
+    json_object_set(meta, "annotations", res->annotations);
+    json_object_set(spec, "workspaces", res->workspaces);
+    json_object_set(spec, "podTemplate", res->pod_template);
+    return tr;
+}
+
+static void pass_free(struct pass *p)
+{
+    json_decref(p->taskrun);
+    free(p->key);
+    free(p);
+}
+
+static void pass_end(struct pass *p, int rc)
+{
+    workqueue_done(p->c->queue, p->key, rc);
+    pass_free(p);
+}
+
+static int write_status(struct pass *p, const json_t *taskrun, const json_t *status);
+
+static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
+{
+    struct pass *p = ctx;
+
+    if (rc == 0 && obj) {
+        if (p->written != INF_COUNT)
+            informer_apply_event(p->c->informers[p->written], "MODIFIED", obj);
+        pass_end(p, 0);
+        return;
+    }
+    if (rc == -ECANCELED) {
+        pass_end(p, 0);
+        return;
+    }
+    /* already there (a previous pass created it) or already gone: the watch will tell us */
+    if ((rc == -EEXIST && strcmp(p->what, "delete pod") != 0) ||
+        (rc == -ENOENT && strcmp(p->what, "delete pod") == 0)) {
+        pass_end(p, 0);
+        return;
+    }
+    log_warn("api write failed",
+             json_pack("{s:s, s:s, s:i, s:s*, s:s*}", "key", p->key, "op", p->what, "code",
+                       st ? st->http_code : 0, "reason", st ? st->reason : NULL, "error",
+                       st ? st->message : strerror(-rc)));
+    /* a Pod the API server refuses for good fails the run (Tekton's PodCreationFailed) */
+    if (p->taskrun && (rc == -EINVAL || rc == -EACCES)) {
+        json_t *status = NULL;
+        char *msg =
+            xasprintf("failed to create task run pod \"%s\": %s", meta_str(p->taskrun, "name"),
+                      st && st->message ? st->message : strerror(-rc));
+        struct taskrun_status_input in = {.taskrun = p->taskrun,
+                                          .now = time(NULL),
+                                          .fail_reason = "PodCreationFailed",
+                                          .fail_message = msg};
+        struct taskrun_status_options so = {.default_timeout_minutes =
+                                                p->c->cfg->default_timeout_minutes};
+        struct taskrun_status_plan plan = {0};
+
+        if (taskrun_status_plan(&in, &so, &plan) == 0)
+            status = json_incref(plan.status);
+        taskrun_status_plan_done(&plan);
+        free(msg);
+        if (status) {
+            json_t *tr = json_incref(p->taskrun);
+
+            json_decref(p->taskrun);
+            p->taskrun = NULL;
+            rc = write_status(p, tr, status);
+            json_decref(tr);
+            json_decref(status);
+            if (rc == 0)
+                return;
+        }
+    }
+    pass_end(p, rc);
+}
+
+/* Start one write for pass 'p'; on success the pass ends in on_write_done. */
+static int start_write(struct pass *p, int r)
+{
+    if (r < 0)
+        return r;
+    p->c->stats.writes++;
+    return 0;
+}
+
+static int write_status(struct pass *p, const json_t *taskrun, const json_t *status)
+{
+    json_t *body = json_deep_copy(taskrun);
+    char *path = object_path("/apis/tekton.dev/v1", "taskruns", taskrun);
+    int r;
+
+    json_object_set_new(body, "status", json_deep_copy(status));
+    p->written = INF_TASKRUNS;
+    p->what = "update status";
+    r = start_write(p, kube_update_status(p->c->kc, path, body, on_write_done, p));
+    json_decref(body);
+    free(path);
+    return r;
+}
+
+static int create_object(struct pass *p, const char *prefix, const char *resource,
+                         enum informer_kind kind, const json_t *obj, const char *what)
+{
+    char *path = kube_path(prefix, meta_str(obj, "namespace"), resource, NULL, NULL);
+    int r;
+
+    p->written = kind;
+    p->what = what;
+    r = start_write(p, kube_create(p->c->kc, path, obj, on_write_done, p));
+    free(path);
+    return r;
+}
+
+/* The PVCs from volumeClaimTemplate bindings come before the Pod; one per pass. */
+static int create_missing_pvc(struct pass *p, const json_t *tr_for_pod, bool *ret_created)
+{
+    json_t *pvcs = NULL;
+    json_t *pvc;
+    char *err = NULL;
+    size_t i;
+    int r;
+
+    *ret_created = false;
+    r = podspec_build_pvcs(tr_for_pod, &pvcs, &err);
+    if (r < 0) {
+        log_warn("cannot plan workspace pvcs",
+                 json_pack("{s:s, s:s}", "key", p->key, "error", err));
+        free(err);
+        return r;
+    }
+    json_array_foreach(pvcs, i, pvc) {
+        if (informer_get(p->c->informers[INF_PVCS], meta_str(pvc, "namespace"),
+                         meta_str(pvc, "name")))
+            continue;
+        r = create_object(p, "/api/v1", "persistentvolumeclaims", INF_PVCS, pvc, "create pvc");
+        *ret_created = r == 0;
+        break;
+    }
+    json_decref(pvcs);
+    return r;
+}
+
+static int create_pod(struct pass *p, const json_t *tr_for_pod, const json_t *taskrun,
+                      const struct taskrun_resolved *res, char **ret_fail_message)
+{
+    struct podspec_options opts = pod_options(p->c);
+    struct podspec_error perr = {0};
+    json_t *pod = NULL;
+    bool pvc_created;
+    int r;
+
+    r = create_missing_pvc(p, tr_for_pod, &pvc_created);
+    if (r < 0 || pvc_created)
+        return r;
+    r = podspec_build(tr_for_pod, res->spec, &opts, &pod, &perr);
+    if (r < 0) {
+        /* Tekton's PodCreationFailed wording; image lookups are not done here yet */
+        *ret_fail_message =
+            xasprintf("failed to create task run pod \"%s\": %s. Maybe invalid TaskSpec",
+                      meta_str(taskrun, "name"), perr.message ? perr.message : "");
+        podspec_error_done(&perr);
+        return 1;
+    }
+    p->taskrun = json_deep_copy(taskrun);
+    r = create_object(p, "/api/v1", "pods", INF_PODS, pod, "create pod");
+    json_decref(pod);
+    return r;
+}
+
+static int delete_pod(struct pass *p, const json_t *pod)
+{
+    char *path = object_path("/api/v1", "pods", pod);
+    int r;
+
+    p->written = INF_COUNT; /* the watch's delete event updates the cache */
+    p->what = "delete pod";
+    r = start_write(p, kube_delete(p->c->kc, path, KUBE_PROPAGATION_BACKGROUND, on_write_done, p));
+    free(path);
+    return r;
+}
+
+static int mark_pod_ready(struct pass *p, const json_t *pod)
+{
+    json_t *patch =
+        json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "tekton.dev/ready", "READY");
+    char *path = object_path("/api/v1", "pods", pod);
+    int r;
+
+    p->written = INF_PODS;
+    p->what = "patch pod ready";
+    r = start_write(p, kube_patch(p->c->kc, path, KUBE_PATCH_MERGE, patch, on_write_done, p));
+    json_decref(patch);
+    free(path);
+    return r;
+}
+
+/* What resolution needs from the caches: the referenced Task, when it is to be read. */
+static const json_t *referenced_task(const struct taskrun_controller *c, const json_t *taskrun)
+{
+    const json_t *spec = json_object_get(taskrun, "spec");
+    const json_t *ref = json_object_get(spec, "taskRef");
+    const char *name = str_at(ref, "name");
+
+    if (!name || json_object_get(json_object_get(taskrun, "status"), "taskSpec"))
+        return NULL;
+    return informer_get(c->informers[INF_TASKS], meta_str(taskrun, "namespace"), name);
+}
+
+struct plan_inputs {
+    json_t *taskrun; /* with in-memory defaults */
+    struct taskrun_resolved *resolved;
+    char *fail_reason_owned;
+    const char *fail_reason;
+    char *fail_message;
+};
+
+static void plan_inputs_done(struct plan_inputs *pi)
+{
+    json_decref(pi->taskrun);
+    taskrun_resolved_free(pi->resolved);
+    free(pi->fail_message);
+}
+
+static void resolve(const struct taskrun_controller *c, const json_t *cached,
+                    struct plan_inputs *pi)
+{
+    struct taskrun_resolve_error err = {0};
+    struct taskrun_resolve_input in = {.cfg = c->cfg};
+    const json_t *ref = json_object_get(json_object_get(cached, "spec"), "taskRef");
+
+    pi->taskrun = taskrun_resolve_defaults(cached, c->cfg);
+    in.taskrun = pi->taskrun;
+    in.task = referenced_task(c, pi->taskrun);
+    if (str_at(ref, "name") && !in.task &&
+        !json_object_get(json_object_get(cached, "status"), "taskSpec")) {
+        pi->fail_reason = TASKRUN_REASON_RESOLUTION_FAILED;
+        pi->fail_message = xasprintf("tasks.tekton.dev \"%s\" not found", str_at(ref, "name"));
+        return;
+    }
+    if (taskrun_resolve(&in, &pi->resolved, &err) < 0) {
+        pi->fail_reason = err.reason;
+        pi->fail_message = xstrdup(err.message ? err.message : "");
+        taskrun_resolve_error_done(&err);
+    }
+}
+
+/* Decide and issue this pass's one write. Returns 0 with the pass ended or in flight. */
+static int reconcile_taskrun(struct pass *p, const json_t *cached)
+{
+    struct taskrun_controller *c = p->c;
+    struct plan_inputs pi = {0};
+    struct taskrun_status_plan plan = {0};
+    struct taskrun_status_options so = {.default_timeout_minutes = c->cfg->default_timeout_minutes,
+                                        .keep_pod_on_cancel = c->cfg->keep_pod_on_cancel};
+    struct taskrun_status_input in = {.now = time(NULL)};
+    const char *pod_name;
+    json_t *tr_for_pod = NULL;
+    char *create_fail = NULL;
+    int r = 0;
+
+    resolve(c, cached, &pi);
+    in.taskrun = pi.taskrun;
+    in.taskspec = pi.resolved ? pi.resolved->status_spec : NULL;
+    in.fail_reason = pi.fail_reason;
+    in.fail_message = pi.fail_message;
+    pod_name = str_at(json_object_get(cached, "status"), "podName");
+    if (pod_name && *pod_name)
+        in.pod = informer_get(c->informers[INF_PODS], meta_str(cached, "namespace"), pod_name);
+    r = taskrun_status_plan(&in, &so, &plan);
+    if (r < 0)
+        goto out;
+    if (!in.pod && plan.create_pod)
+        in.pod = informer_get(c->informers[INF_PODS], meta_str(cached, "namespace"),
+                              str_at(plan.status, "podName"));
+
+    if (plan.requeue_after_ns > 0)
+        workqueue_add_after(c->queue, p->key, (uint64_t)(plan.requeue_after_ns / 1000000) + 1);
+
+    if (plan.delete_pod && in.pod) {
+        r = delete_pod(p, in.pod);
+        goto out;
+    }
+    if (plan.create_pod && !in.pod && pi.resolved) {
+        tr_for_pod = taskrun_for_pod(pi.taskrun, pi.resolved);
+        r = create_pod(p, tr_for_pod, cached, pi.resolved, &create_fail);
+        if (r != 1)
+            goto out;
+        /* the Pod cannot be built: fail the run instead */
+        in.fail_reason = "PodCreationFailed";
+        in.fail_message = create_fail;
+        taskrun_status_plan_done(&plan);
+        r = taskrun_status_plan(&in, &so, &plan);
+        if (r < 0)
+            goto out;
+    }
+    if (taskrun_status_changed(json_object_get(cached, "status"), plan.status)) {
+        r = write_status(p, cached, plan.status);
+        goto out;
+    }
+    if (plan.mark_ready && in.pod) {
+        r = mark_pod_ready(p, in.pod);
+        goto out;
+    }
+    r = 2; /* nothing to write */
+out:
+    json_decref(tr_for_pod);
+    free(create_fail);
+    taskrun_status_plan_done(&plan);
+    plan_inputs_done(&pi);
+    return r;
+}
+
+static void process_key(void *ctx, struct workqueue *q, const char *key)
+{
+    struct taskrun_controller *c = ctx;
+    const json_t *cached;
+    struct pass *p;
+    int r;
+
+    c->stats.reconciles++;
+    if (!caches_synced(c)) {
+        workqueue_done(q, key, 0);
+        workqueue_add_after(q, key, 200);
+        return;
+    }
+    cached = informer_get_key(c->informers[INF_TASKRUNS], key);
+    if (!cached || taskrun_status_is_done(json_object_get(cached, "status"))) {
+        workqueue_done(q, key, 0);
+        return;
+    }
+    if (!workqueue_write_allowed(q, key)) {
+        workqueue_done(q, key, 0);
+        return;
+    }
+    p = xcalloc(1, sizeof(*p));
+    p->c = c;
+    p->key = xstrdup(key);
+    p->written = INF_COUNT;
+    r = reconcile_taskrun(p, cached);
+    if (r == 0)
+        return; /* a write is in flight; on_write_done ends the pass */
+    if (r < 0)
+        log_warn("reconcile failed, retrying",
+                 json_pack("{s:s, s:s}", "key", key, "error", strerror(-r)));
+    pass_end(p, r < 0 ? r : 0);
+}
+
+/* ---- lifecycle ---- */
+
+static char *collection(const char *prefix, const char *ns, const char *resource, const char *query)
+{
+    return kube_path(prefix, ns, resource, NULL, query);
+}
+
+static int add_informer(struct taskrun_controller *c, enum informer_kind kind, char *path,
+                        const struct informer_handler *h)
+{
+    struct informer_options o = {
+        .path = path,
+        .on_error = on_informer_error,
+        .ctx = c,
+    };
+    int r = informer_new(c->loop, c->kc, &kube_informer_ops, &o, &c->informers[kind]);
+
+    free(path);
+    if (r < 0)
+        return r;
+    informer_add_handler(c->informers[kind], h);
+    return 0;
+}
+
+int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc,
+                           const struct taskrun_controller_options *opts,
+                           struct taskrun_controller **ret_controller)
+{
+    struct taskrun_controller *c = xcalloc(1, sizeof(*c));
+    struct informer_handler taskruns = {on_taskrun_add, on_taskrun_update, NULL, c};
+    struct informer_handler children = {on_child_add, on_child_update, on_child_add, c};
+    struct informer_handler configs = {on_config_change, on_config_update, on_config_change, c};
+    struct informer_handler none = {NULL, NULL, NULL, c};
+    struct workqueue_options q = {
+        .max_active = opts->workers ? opts->workers : 4,
+        .write_qps = opts->write_qps > 0 ? opts->write_qps : 50,
+        .write_burst = 100,
+    };
+    const char *ns = opts->ns;
+    int r;
+
+    c->loop = loop;
+    c->kc = kc;
+    c->ns = ns ? xstrdup(ns) : NULL;
+    c->system_namespace =
+        xstrdup(opts->system_namespace ? opts->system_namespace : "tekton-pipelines");
+    c->entrypoint_image = xstrdup(opts->entrypoint_image);
+    c->release = xstrdup(opts->release ? opts->release : "devel");
+    c->cfg = tekton_config_new_default();
+    r = workqueue_new(loop, &q, process_key, c, &c->queue);
+    if (r >= 0)
+        r = add_informer(c, INF_TASKRUNS, collection("/apis/tekton.dev/v1", ns, "taskruns", NULL),
+                         &taskruns);
+    if (r >= 0)
+        r = add_informer(c, INF_PODS,
+                         collection("/api/v1", ns, "pods", "labelSelector=tekton.dev%2FtaskRun"),
+                         &children);
+    if (r >= 0)
+        r = add_informer(c, INF_TASKS, collection("/apis/tekton.dev/v1", ns, "tasks", NULL), &none);
+    if (r >= 0)
+        r = add_informer(c, INF_PVCS, collection("/api/v1", ns, "persistentvolumeclaims", NULL),
+                         &children);
+    if (r >= 0)
+        r = add_informer(c, INF_CONFIGMAPS,
+                         collection("/api/v1", c->system_namespace, "configmaps", NULL), &configs);
+    /* only invalid options make these fail, and the options are ours */
+    assert(r >= 0);
+    *ret_controller = c;
+    return 0;
+}
+
+int taskrun_controller_start(struct taskrun_controller *c)
+{
+    for (int i = 0; i < INF_COUNT; i++) {
+        int r = informer_start(c->informers[i]);
+
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+void taskrun_controller_stats(const struct taskrun_controller *c,
+                              struct taskrun_controller_stats *ret_stats)
+{
+    *ret_stats = c->stats;
+}
+
+static void on_part_closed(void *ctx)
+{
+    struct taskrun_controller *c = ctx;
+
+    if (--c->pending_closes > 0)
+        return;
+    tekton_config_free(c->cfg);
+    free(c->ns);
+    free(c->system_namespace);
+    free(c->entrypoint_image);
+    free(c->release);
+    if (c->closed_cb)
+        c->closed_cb(c->closed_ctx);
+    free(c);
+}
+
+void taskrun_controller_close(struct taskrun_controller *c, taskrun_controller_closed_cb *done,
+                              void *ctx)
+{
+    c->closed_cb = done;
+    c->closed_ctx = ctx;
+    c->pending_closes = INF_COUNT + 1;
+    for (int i = 0; i < INF_COUNT; i++)
+        informer_close(c->informers[i], on_part_closed, c);
+    workqueue_close(c->queue, on_part_closed, c);
+}
