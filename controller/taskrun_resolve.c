@@ -253,6 +253,15 @@ static const char *value_type(const json_t *v)
     return json_is_array(v) ? "array" : json_is_object(v) ? "object" : "string";
 }
 
+static int too_large(struct ctx *c, char *path);
+
+static const char *trname(const struct ctx *c)
+{
+    const char *n = json_string_value(json_object_get(json_object_get(c->tr, "metadata"), "name"));
+
+    return n ? n : "";
+}
+
 /* ---- TaskRun checks ---- */
 
 static const char *const taskrun_statuses[] = {"", "TaskRunCancelled", "TaskRunPending", NULL};
@@ -535,6 +544,44 @@ static int check_container_shape(struct ctx *c, const char *field, const json_t 
     return 0;
 }
 
+/* A step with a StepAction ref: a named, local ref, and none of the fields it replaces. */
+static int check_step_ref(struct ctx *c, const json_t *step, size_t i)
+{
+    static const char *const excluded[] = {
+        "image", "command", "args", "script", "workingDir", "env", "volumeMounts", "results", NULL};
+    const json_t *ref = json_object_get(step, "ref");
+    const json_t *params = json_object_get(step, "params");
+    const json_t *p;
+    size_t k;
+    char f[64];
+
+    (void)snprintf(f, sizeof(f), "steps[%zu].ref", i);
+    if (!json_is_object(ref))
+        return invalid_spec(c, f, "expected an object, got %s", type_name(ref));
+    if (json_object_get(ref, "resolver"))
+        return fail(c, TASKRUN_REASON_RESOLUTION_FAILED,
+                    "cannot resolve \"%s.%s\"%s: remote resolution is not supported", c->where, f,
+                    c->in_task);
+    (void)snprintf(f, sizeof(f), "steps[%zu].ref.name", i);
+    if (!json_string_length(json_object_get(ref, "name")))
+        return invalid_spec(c, f, "expected a non-empty string");
+    for (k = 0; excluded[k]; k++) {
+        (void)snprintf(f, sizeof(f), "steps[%zu].%s", i, excluded[k]);
+        if (json_object_get(step, excluded[k]))
+            return invalid_spec(c, f, "cannot be used with ref");
+    }
+    (void)snprintf(f, sizeof(f), "steps[%zu].params", i);
+    if (!is_unset_or(params, JSON_ARRAY))
+        return invalid_spec(c, f, "expected a list, got %s", type_name(params));
+    json_array_foreach(params, k, p) {
+        if (!json_string_length(json_object_get(p, "name"))) {
+            (void)snprintf(f, sizeof(f), "steps[%zu].params[%zu].name", i, k);
+            return invalid_spec(c, f, "expected a non-empty string");
+        }
+    }
+    return 0;
+}
+
 static int check_step(struct ctx *c, const json_t *step, size_t i)
 {
     const char *name = json_string_value(json_object_get(step, "name"));
@@ -548,11 +595,13 @@ static int check_step(struct ctx *c, const json_t *step, size_t i)
     if (r < 0)
         return r;
     if (json_object_get(step, "ref"))
-        return fail(c, TASKRUN_REASON_RESOLUTION_FAILED,
-                    "cannot resolve %s.%s.ref%s: StepAction references are not supported yet",
-                    c->where, f, c->in_task);
+        r = check_step_ref(c, step, i);
+    else if (json_object_get(step, "params"))
+        r = invalid_spec(c, f, "params can only be used with ref");
+    if (r < 0)
+        return r;
     (void)snprintf(f, sizeof(f), "steps[%zu].image", i);
-    if (!json_string_length(json_object_get(step, "image")) &&
+    if (!json_object_get(step, "ref") && !json_string_length(json_object_get(step, "image")) &&
         !json_string_length(json_object_get(json_object_get(c->spec, "stepTemplate"), "image")))
         return invalid_spec(c, f, "missing field(s): image");
     (void)snprintf(f, sizeof(f), "steps[%zu].name", i);
@@ -1237,24 +1286,25 @@ static void table_add_param(struct substitute_table *t, const char *name, json_t
     }
 }
 
-/* Defaults may reference other params' defaults (§4.5): resolve them against those alone. */
-static json_t *resolved_defaults(struct ctx *c)
+/* Defaults may reference other params' defaults (§4.5): resolve them against those alone.
+ * 'specs' is a defaulted ParamSpec list; returns a new object name -> default value. */
+static json_t *resolved_defaults(const json_t *specs)
 {
+    static const char *const value_path[] = {"v[]=", NULL};
     struct substitute_table *t = substitute_table_new();
     json_t *defaults = json_object();
     const json_t *ps;
     size_t i;
 
-    json_array_foreach(json_object_get(c->spec, "params"), i, ps) {
+    json_array_foreach(specs, i, ps) {
         json_t *def = json_object_get(ps, "default");
 
         if (def)
             table_add_param(t, json_string_value(json_object_get(ps, "name")), def);
     }
-    json_array_foreach(json_object_get(c->spec, "params"), i, ps) {
+    json_array_foreach(specs, i, ps) {
         json_t *def = json_deep_copy(json_object_get(ps, "default"));
         json_t *wrapper;
-        static const char *const value_path[] = {"v[]=", NULL};
 
         if (!def)
             continue;
@@ -1269,29 +1319,317 @@ static json_t *resolved_defaults(struct ctx *c)
     return defaults;
 }
 
-/* Effective values: defaults, overridden by the TaskRun (objects merged key by key). */
-static void build_values(struct ctx *c)
+/* Effective values: the defaults of 'specs', overridden by 'given' (name -> value; objects
+ * merged key by key). Returns a new object; '*ret_table' gets the matching param table. */
+static json_t *build_values_of(const json_t *specs, json_t *given,
+                               struct substitute_table **ret_table)
 {
+    json_t *values = resolved_defaults(specs);
+    struct substitute_table *t = substitute_table_new();
     const char *name;
     json_t *v;
 
-    c->values = resolved_defaults(c);
-    json_object_foreach(c->params, name, v) {
-        json_t *def = json_object_get(c->values, name);
+    /* keys derived from a default survive unless the given value registers the same key, as
+     * upstream's map overwrites do (a string given for an object keeps the default's keys) */
+    json_object_foreach(values, name, v) {
+        table_add_param(t, name, v);
+    }
+    json_object_foreach(given, name, v) {
+        json_t *def = json_object_get(values, name);
 
         if (json_is_object(def) && json_is_object(v)) {
             json_t *merged = json_deep_copy(def);
 
             (void)json_object_update(merged, v);
-            (void)json_object_set_new(c->values, name, merged);
+            (void)json_object_set_new(values, name, merged);
         } else {
-            (void)json_object_set(c->values, name, v);
+            (void)json_object_set(values, name, v);
+        }
+        table_add_param(t, name, json_object_get(values, name));
+    }
+    *ret_table = t;
+    return values;
+}
+
+static void build_values(struct ctx *c)
+{
+    c->values = build_values_of(json_object_get(c->spec, "params"), c->params, &c->param_table);
+}
+
+/* ---- StepActions (§3.3 step 4) ---- */
+
+/* Type-default a StepAction's ParamSpecs in place (same rules as a Task's). */
+static void default_stepaction_params(json_t *specs)
+{
+    json_t *ps;
+    size_t i;
+
+    json_array_foreach(specs, i, ps) {
+        json_t *def = json_object_get(ps, "default");
+        const char *t = json_string_value(json_object_get(ps, "type"));
+
+        if (!json_is_object(ps))
+            continue;
+        if (def && !json_is_null(def))
+            (void)json_object_set_new(ps, "default", normalize_value(def));
+        else
+            (void)json_object_del(ps, "default");
+        def = json_object_get(ps, "default");
+        if (!t || !*t)
+            (void)json_object_set_new(
+                ps, "type",
+                json_string(json_is_object(json_object_get(ps, "properties")) || json_is_object(def)
+                                ? "object"
+                            : json_is_array(def) ? "array"
+                                                 : "string"));
+    }
+}
+
+/* "$(steps.<s>.results.<r>)" or "...[*]": writes "<s>" and "<r>" as one "steps.<s>.results.<r>". */
+static char *step_result_ref(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    size_t inner;
+
+    if (n < 4 || strncmp(s, "$(steps.", 8) != 0 || s[n - 1] != ')' || !strstr(s, ".results."))
+        return NULL;
+    inner = n - 3;
+    if (inner > 3 && strncmp(s + 2 + inner - 3, "[*]", 3) == 0)
+        inner -= 3;
+    return xstrndup(s + 2, inner);
+}
+
+/* Add "$(params.<p>[<i>])" keys found in 'v' (any depth) as "$(<ref>[<i>])". */
+static void map_indexed(struct substitute_table *t, json_t *v, const char *p, const char *ref,
+                        int depth)
+{
+    json_t *item;
+    const char *k;
+    size_t i;
+    char *needle;
+    const char *at;
+
+    if (depth > 64)
+        return;
+    json_array_foreach(v, i, item) {
+        map_indexed(t, item, p, ref, depth + 1);
+    }
+    json_object_foreach(v, k, item) {
+        map_indexed(t, item, p, ref, depth + 1);
+    }
+    if (!json_is_string(v))
+        return;
+    needle = xasprintf("$(params.%s[", p);
+    for (at = strstr(json_string_value(v), needle); at; at = strstr(at + 1, needle)) {
+        const char *d = at + strlen(needle);
+        size_t nd = strspn(d, "0123456789");
+
+        if (nd > 0 && nd < 10 && d[nd] == ']' && d[nd + 1] == ')') {
+            char *key = xasprintf("params.%s[%.*s]", p, (int)nd, d);
+            char *val = xasprintf("$(%s[%.*s])", ref, (int)nd, d);
+
+            substitute_table_set_string(t, key, val);
+            free(key);
+            free(val);
         }
     }
-    c->param_table = substitute_table_new();
-    json_object_foreach(c->values, name, v) {
-        table_add_param(c->param_table, name, v);
+    free(needle);
+}
+
+/* A step param whose value is a step result reference stands for that result (upstream
+ * replacementsFromStepResults): array params map [*] and [i], object params their keys. */
+static void map_step_results(struct substitute_table *t, const json_t *specs, json_t *given,
+                             json_t *saspec)
+{
+    const char *name;
+    json_t *v;
+
+    json_object_foreach(given, name, v) {
+        const json_t *ps = find_by_name(specs, name);
+        const char *type = json_string_value(json_object_get(ps, "type"));
+        char *ref = step_result_ref(v);
+
+        if (ref && type && strcmp(type, "array") == 0) {
+            char *val = xasprintf("$(%s[*])", ref);
+
+            for (size_t p = 0; p < sizeof(param_patterns) / sizeof(param_patterns[0]); p++) {
+                char *key = xasprintf("%s%s%s[*]", param_patterns[p].prefix, name,
+                                      param_patterns[p].suffix);
+
+                substitute_table_set_string(t, key, val);
+                free(key);
+            }
+            free(val);
+            map_indexed(t, saspec, name, ref, 0);
+        } else if (ref && type && strcmp(type, "object") == 0) {
+            const char *k;
+            json_t *prop;
+
+            json_object_foreach(json_object_get(ps, "properties"), k, prop) {
+                char *key = xasprintf("params.%s.%s", name, k);
+                char *val = xasprintf("$(%s.%s)", ref, k);
+
+                substitute_table_set_string(t, key, val);
+                free(key);
+                free(val);
+            }
+        }
+        free(ref);
     }
+}
+
+/* Step params against the StepAction's: none extra, none required missing. */
+static int check_stepaction_params(struct ctx *c, const json_t *specs, json_t *given)
+{
+    const char *name;
+    json_t *v;
+    const json_t *ps;
+    size_t i;
+    struct buf b;
+    int r = 0;
+
+    buf_init(&b, 64 * 1024);
+    (void)buf_append_str(&b, "[");
+    json_object_foreach(given, name, v) {
+        if (!find_by_name(specs, name))
+            append_name(&b, name);
+    }
+    if (buf_len(&b) > 1) {
+        (void)buf_append_str(&b, "]");
+        r = fail(c, TASKRUN_REASON_RESOLUTION_FAILED,
+                 "extra params passed by Step to StepAction: %s", buf_str(&b));
+    }
+    buf_reset(&b);
+    (void)buf_append_str(&b, "[");
+    json_array_foreach(specs, i, ps) {
+        const char *n = json_string_value(json_object_get(ps, "name"));
+
+        if (r == 0 && n && !json_object_get(ps, "default") && !json_object_get(given, n))
+            append_name(&b, n);
+    }
+    if (r == 0 && buf_len(&b) > 1) {
+        (void)buf_append_str(&b, "]");
+        r = fail(c, TASKRUN_REASON_RESOLUTION_FAILED, "non-existent params in Step: %s",
+                 buf_str(&b));
+    }
+    buf_done(&b);
+    return r;
+}
+
+/* The step's params (TaskRun params substituted first) as name -> value. */
+static json_t *step_params(struct ctx *c, const json_t *step)
+{
+    static const char *const paths[] = {"params[]=", NULL};
+    json_t *wrapper = json_pack("{s:O}", "params", json_object_get(step, "params"));
+    json_t *given = json_object();
+    const json_t *p;
+    size_t i;
+
+    if (!wrapper)
+        return given;
+    (void)substitute_json(wrapper, paths, c->param_table, NULL);
+    json_array_foreach(json_object_get(wrapper, "params"), i, p) {
+        const char *name = json_string_value(json_object_get(p, "name"));
+
+        if (name)
+            (void)json_object_set_new(given, name, normalize_value(json_object_get(p, "value")));
+    }
+    json_decref(wrapper);
+    return given;
+}
+
+/* The step with the StepAction's fields: some taken always, some only when set (§3.3). */
+static json_t *merged_step(const json_t *step, const json_t *saspec)
+{
+    static const char *const always[] = {"image", "securityContext", "workingDir", NULL};
+    static const char *const if_set[] = {"command",      "args",    "script", "env",
+                                         "volumeMounts", "results", NULL};
+    json_t *out = json_deep_copy(step);
+
+    (void)json_object_del(out, "ref");
+    (void)json_object_del(out, "params");
+    for (size_t k = 0; always[k]; k++) {
+        const json_t *v = json_object_get(saspec, always[k]);
+
+        if (v)
+            (void)json_object_set_new(out, always[k], json_deep_copy(v));
+        else
+            (void)json_object_del(out, always[k]);
+    }
+    for (size_t k = 0; if_set[k]; k++) {
+        const json_t *v = json_object_get(saspec, if_set[k]);
+
+        if (v)
+            (void)json_object_set_new(out, if_set[k], json_deep_copy(v));
+    }
+    return out;
+}
+
+static int resolve_stepaction(struct ctx *c, size_t i)
+{
+    json_t *steps = json_object_get(c->spec, "steps");
+    json_t *step = json_array_get(steps, i);
+    const char *name = json_string_value(json_object_get(json_object_get(step, "ref"), "name"));
+    const json_t *sa = json_object_get(c->in->stepactions, name);
+    json_t *saspec = json_deep_copy(json_object_get(sa, "spec"));
+    json_t *given = NULL;
+    json_t *values = NULL;
+    json_t *out = NULL;
+    struct substitute_table *t = NULL;
+    char *path = NULL;
+    int r;
+
+    if (!json_is_object(saspec)) {
+        if (sa)
+            r = fail(c, TASKRUN_REASON_RESOLUTION_FAILED,
+                     "invalid StepAction \"%.*s\": spec is not an object", CLIP(name));
+        else
+            r = fail(c, TASKRUN_REASON_RESOLUTION_FAILED,
+                     "error when listing stepactions for taskRun %.*s: stepactions.tekton.dev "
+                     "\"%.*s\" not found",
+                     CLIP(trname(c)), CLIP(name));
+        goto out;
+    }
+    default_stepaction_params(json_object_get(saspec, "params"));
+    given = step_params(c, step);
+    r = check_stepaction_params(c, json_object_get(saspec, "params"), given);
+    if (r < 0)
+        goto out;
+    values = build_values_of(json_object_get(saspec, "params"), given, &t);
+    map_step_results(t, json_object_get(saspec, "params"), given, saspec);
+    out = merged_step(step, saspec);
+    r = substitute_json(out, substitute_step_fields, t, &path);
+    if (r < 0) {
+        r = too_large(c, path);
+        path = NULL;
+        goto out;
+    }
+    (void)json_array_set(steps, i, out);
+out:
+    free(path);
+    substitute_table_free(t);
+    json_decref(out);
+    json_decref(values);
+    json_decref(given);
+    json_decref(saspec);
+    return r;
+}
+
+static int resolve_stepactions(struct ctx *c)
+{
+    json_t *step;
+    size_t i;
+    int r;
+
+    json_array_foreach(json_object_get(c->spec, "steps"), i, step) {
+        if (!json_object_get(step, "ref"))
+            continue;
+        r = resolve_stepaction(c, i);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 static int validate_params(struct ctx *c)
@@ -1309,7 +1647,8 @@ static int validate_params(struct ctx *c)
     if (r < 0)
         return r;
     build_values(c);
-    return check_param_refs(c);
+    r = resolve_stepactions(c);
+    return r < 0 ? r : check_param_refs(c);
 }
 
 /* ---- workspaces ---- */
@@ -1887,6 +2226,32 @@ static void build_metadata(struct ctx *c)
 }
 
 /* ---- public ---- */
+
+json_t *taskrun_resolve_stepaction_names(const json_t *taskrun, const json_t *task)
+{
+    const json_t *spec = json_object_get(json_object_get(taskrun, "status"), "taskSpec");
+    json_t *names = json_array();
+    const json_t *step;
+    size_t i;
+
+    if (!json_is_object(spec))
+        spec = json_object_get(json_object_get(taskrun, "spec"), "taskSpec");
+    if (!json_is_object(spec))
+        spec = json_object_get(task, "spec");
+    json_array_foreach(json_object_get(spec, "steps"), i, step) {
+        json_t *name = json_object_get(json_object_get(step, "ref"), "name");
+        const json_t *seen;
+        size_t j;
+        bool dup = false;
+
+        json_array_foreach(names, j, seen) {
+            dup = dup || json_equal(seen, name);
+        }
+        if (json_string_length(name) && !dup)
+            json_array_append(names, name);
+    }
+    return names;
+}
 
 void taskrun_resolve_error_done(struct taskrun_resolve_error *err)
 {

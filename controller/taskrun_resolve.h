@@ -36,6 +36,12 @@ struct taskrun_resolve_input {
      * stored spec is reused and the Task is not consulted, as upstream does).
      */
     const json_t *task;
+    /*
+     * The StepActions the spec's steps refer to, as an object mapping each name of
+     * taskrun_resolve_stepaction_names() to its StepAction object (v1alpha1 or v1beta1), fetched
+     * by the caller; a missing one fails with TaskRunResolutionFailed. NULL when none are needed.
+     */
+    const json_t *stepactions;
     const struct tekton_config *cfg; /* required */
 };
 
@@ -76,11 +82,19 @@ void taskrun_resolved_free(struct taskrun_resolved *res);
  * taskrun_resolved_free), or -EINVAL with 'reterr' filled: the reason and a message that
  * names the offending field, as Tekton words it where the spec gives the wording. A TaskRun
  * with taskRef and no 'task' fails with TaskRunResolutionFailed (the caller normally reports
- * a failed GET itself, with the API error). Remote resolvers and StepAction refs are refused
- * with TaskRunResolutionFailed. Never crashes on hostile JSON of any shape.
+ * a failed GET itself, with the API error). StepAction refs are inlined (§3.3 step 4); remote
+ * resolvers (taskRef.resolver, step ref.resolver) are refused with TaskRunResolutionFailed.
+ * Never crashes on hostile JSON of any shape.
  */
 int taskrun_resolve(const struct taskrun_resolve_input *in, struct taskrun_resolved **ret_resolved,
                     struct taskrun_resolve_error *reterr);
+
+/*
+ * The distinct StepAction names (steps[].ref.name) of the spec taskrun_resolve() would use:
+ * status.taskSpec, else spec.taskSpec, else the spec of 'task' (may be NULL). Returns a new
+ * JSON array of strings, empty when no step has a ref, so the caller knows what to fetch.
+ */
+json_t *taskrun_resolve_stepaction_names(const json_t *taskrun, const json_t *task);
 
 /*
  * TaskRun defaults applied in memory (§1.2): spec.timeout from default-timeout-minutes

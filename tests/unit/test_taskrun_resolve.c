@@ -60,12 +60,34 @@ static const json_t *task_for(const json_t *doc, const json_t *tr)
     return ref ? find_object(doc, "Task", ref) : NULL;
 }
 
+/* The StepActions the TaskRun needs, looked up in the fixture as the reconciler would. */
+static json_t *stepactions_for(const json_t *doc, const json_t *tr)
+{
+    json_t *names = taskrun_resolve_stepaction_names(tr, task_for(doc, tr));
+    json_t *map = json_object();
+    const json_t *name;
+    size_t i;
+
+    json_array_foreach(names, i, name) {
+        json_t *sa = find_object(doc, "StepAction", json_string_value(name));
+
+        if (sa)
+            json_object_set(map, json_string_value(name), sa);
+    }
+    json_decref(names);
+    return map;
+}
+
 static int resolve_doc(const json_t *doc, const json_t *tr, const struct tekton_config *cfg,
                        struct taskrun_resolved **res, struct taskrun_resolve_error *err)
 {
-    struct taskrun_resolve_input in = {.taskrun = tr, .task = task_for(doc, tr), .cfg = cfg};
+    json_t *sas = stepactions_for(doc, tr);
+    struct taskrun_resolve_input in = {
+        .taskrun = tr, .task = task_for(doc, tr), .stepactions = sas, .cfg = cfg};
+    int r = taskrun_resolve(&in, res, err);
 
-    return taskrun_resolve(&in, res, err);
+    json_decref(sas);
+    return r;
 }
 
 /* A string at a slash-separated path ("steps/0/args/1"); borrowed, NULL if absent. */
@@ -106,8 +128,6 @@ static void test_taskrun_resolve_every_upstream_example(void **state)
         json_t *doc = load_fixture(file);
         json_t *o;
         size_t j;
-        /* StepActions are left to the reconciler's resolver (not implemented yet) */
-        bool stepaction = strncmp(file, "stepaction", 10) == 0;
 
         json_array_foreach(json_object_get(doc, "objects"), j, o) {
             struct taskrun_resolved *res = NULL;
@@ -117,10 +137,7 @@ static void test_taskrun_resolve_every_upstream_example(void **state)
             if (strcmp(json_string_value(json_object_get(o, "kind")), "TaskRun") != 0)
                 continue;
             r = resolve_doc(doc, o, cfg, &res, &err);
-            if (stepaction) {
-                if (r != -EINVAL || strcmp(err.reason, TASKRUN_REASON_RESOLUTION_FAILED) != 0)
-                    fail_msg("%s: want TaskRunResolutionFailed for a StepAction ref", file);
-            } else if (r != 0) {
+            if (r != 0) {
                 fail_msg("%s: %s: %s", file, err.reason, err.message);
             } else {
                 resolved++;
@@ -132,7 +149,7 @@ static void test_taskrun_resolve_every_upstream_example(void **state)
         }
         json_decref(doc);
     }
-    assert_true(resolved >= 30);
+    assert_true(resolved >= 33);
     globfree(&g);
     tekton_config_free(cfg);
 }
@@ -231,6 +248,32 @@ static void test_taskrun_resolve_propagated_params_and_workspaces(void **state)
     CHECK_EXAMPLE("propagating_params_implicit.json", {"steps/0/script", "echo hello world!\n"});
     CHECK_EXAMPLE("propagating_workspaces.json", {"workspaces/0/name", "tr-workspace"},
                   {"steps/0/args/0", "/workspace/tr-workspace"});
+}
+
+static void test_taskrun_resolve_stepaction_param_precedence(void **state)
+{
+    /* TaskRun value > Task default > StepAction default, key by key for objects */
+    CHECK_EXAMPLE("stepaction-params.json", {"steps/0/env/0/value", "taskrun"},
+                  {"steps/0/env/2/value", "param"}, {"steps/0/env/3/value", "taskrun stringparam"},
+                  {"steps/0/env/4/value", "taskspec default key1"},
+                  {"steps/0/env/5/value", "taskrun key2"},
+                  {"steps/0/env/6/value", "step-action default key3"},
+                  {"steps/0/env/7/value", "enum1"}, {"steps/0/name", "action-runner"});
+}
+
+static void test_taskrun_resolve_stepaction_params_from_step_results(void **state)
+{
+    CHECK_EXAMPLE("stepaction-passing-results.json",
+                  {"steps/1/args/0", "$(steps.inline-step.results.result1[*])"},
+                  {"steps/1/args/1", "$(steps.inline-step.results.result1[0])"},
+                  {"steps/1/args/2", "$(steps.inline-step.results.result3.IMAGE_URL)"},
+                  {"steps/1/env/0/value", "$(steps.inline-step.results.result2)"},
+                  {"steps/0/script",
+                   "echo -n \"[\\\"image1\\\", \\\"image2\\\", \\\"image3\\\"]\" | tee "
+                   "/tekton/steps/step-inline-step/results/result1\necho -n \"foo\" | tee "
+                   "/tekton/steps/step-inline-step/results/result2\necho -n "
+                   "\"{\\\"IMAGE_URL\\\":\\\"ar.com\\\", \\\"IMAGE_DIGEST\\\":\\\"sha234\\\"}\" | "
+                   "tee /tekton/steps/step-inline-step/results/result3\ncat /tekton/scripts/*\n"});
 }
 
 static void test_taskrun_resolve_taskref_copies_task_labels(void **state)
@@ -477,8 +520,22 @@ static const struct bad_case bad_cases[] = {
      "error when listing tasks for taskRun tr: tasks.tekton.dev \"t\" not found"},
     {"remote resolver", TR_HEAD "\"spec\":{\"taskRef\":{\"resolver\":\"git\"}}}", NULL, RF,
      "remote resolution is not supported"},
-    {"step action ref", TS("{\"steps\":[{\"ref\":{\"name\":\"sa\"}}]}"), NULL, RF,
-     "spec.taskSpec.steps[0].ref"},
+    {"step action not fetched", TS("{\"steps\":[{\"ref\":{\"name\":\"sa\"}}]}"), NULL, RF,
+     "error when listing stepactions for taskRun tr: stepactions.tekton.dev \"sa\" not found"},
+    {"step action remote", TS("{\"steps\":[{\"ref\":{\"resolver\":\"git\"}}]}"), NULL, RF,
+     "\"spec.taskSpec.steps[0].ref\": remote resolution is not supported"},
+    {"step action ref without name", TS("{\"steps\":[{\"ref\":{}}]}"), NULL, VF,
+     "\"spec.taskSpec.steps[0].ref.name\": expected a non-empty string"},
+    {"step action ref with image", TS("{\"steps\":[{\"image\":\"i\",\"ref\":{\"name\":\"sa\"}}]}"),
+     NULL, VF, "\"spec.taskSpec.steps[0].image\": cannot be used with ref"},
+    {"step params without ref",
+     TS("{\"steps\":[{\"image\":\"i\",\"params\":[{\"name\":\"a\",\"value\":\"b\"}]}]}"), NULL, VF,
+     "\"spec.taskSpec.steps[0]\": params can only be used with ref"},
+    {"step action extra params",
+     TS("{\"steps\":[{\"ref\":{\"name\":\"sa\"},\"params\":[{\"name\":\"zz\",\"value\":\"1\"}]}]}"),
+     NULL, RF, "extra params passed by Step to StepAction: [zz]"},
+    {"step action missing params", TS("{\"steps\":[{\"ref\":{\"name\":\"sa\"}}]}"), NULL, RF,
+     "non-existent params in Step: [need]"},
     {"task without spec", REF(""), "{\"kind\":\"Task\",\"metadata\":{\"name\":\"t\"}}", TV,
      "\"spec\" in Task \"t\""},
     /* TaskSpec shape */
@@ -664,7 +721,13 @@ static void run_bad_case(const struct bad_case *bc, const struct tekton_config *
     json_error_t jerr;
     json_t *tr = json_loads(bc->taskrun, 0, &jerr);
     json_t *task = bc->task ? json_loads(bc->task, 0, &jerr) : NULL;
-    struct taskrun_resolve_input in = {.taskrun = tr, .task = task, .cfg = cfg};
+    /* one StepAction "sa" with a required param, for the cases that name it */
+    json_t *sas = strstr(bc->name, "step action") && !strstr(bc->name, "not fetched")
+                      ? json_loads("{\"sa\":{\"kind\":\"StepAction\",\"spec\":{\"image\":\"i\","
+                                   "\"params\":[{\"name\":\"need\"}]}}}",
+                                   0, NULL)
+                      : NULL;
+    struct taskrun_resolve_input in = {.taskrun = tr, .task = task, .stepactions = sas, .cfg = cfg};
     struct taskrun_resolved *res = NULL;
     struct taskrun_resolve_error err = {0};
     int r;
@@ -680,6 +743,7 @@ static void run_bad_case(const struct bad_case *bc, const struct tekton_config *
     if (!strstr(err.message, bc->want))
         fail_msg("case '%s': message '%s' lacks '%s'", bc->name, err.message, bc->want);
     taskrun_resolve_error_done(&err);
+    json_decref(sas);
     json_decref(tr);
     json_decref(task);
 }
@@ -814,6 +878,8 @@ int main(void)
         cmocka_unit_test(test_taskrun_resolve_workspace_volume_in_sidecar_mounts),
         cmocka_unit_test(test_taskrun_resolve_array_indexing),
         cmocka_unit_test(test_taskrun_resolve_propagated_params_and_workspaces),
+        cmocka_unit_test(test_taskrun_resolve_stepaction_param_precedence),
+        cmocka_unit_test(test_taskrun_resolve_stepaction_params_from_step_results),
         cmocka_unit_test(test_taskrun_resolve_taskref_copies_task_labels),
         cmocka_unit_test(test_taskrun_resolve_status_spec_keeps_credentials_path),
         cmocka_unit_test(test_taskrun_resolve_pod_template_merges_default_and_substitutes),
