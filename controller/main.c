@@ -1,8 +1,374 @@
-/* tektite-controller: placeholder main until the controller module lands. */
+/*
+ * tektite-controller: argv/env -> config -> loop -> exit code. Wires the API client, the
+ * TaskRun, PipelineRun and Pod informers, optional leader election and signal handling onto
+ * one libuv loop, and logs what the informers see. Reconcilers plug in here later; this file
+ * holds no Tekton logic.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include <jansson.h>
+#include <uv.h>
+
+#include "controller/config.h"
+#include "lib/informer.h"
+#include "lib/kube.h"
+#include "lib/kubeconfig.h"
+#include "lib/leader.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#define LOG_MODULE "main"
+
+/* Pods we care about carry this label (its value is configurable in Tekton). */
+#define POD_SELECTOR "labelSelector=app.kubernetes.io%2Fmanaged-by"
+
+enum { INF_TASKRUNS, INF_PIPELINERUNS, INF_PODS, NINFORMERS };
+
+static const struct {
+    const char *kind;
+    const char *prefix;
+    const char *resource;
+    const char *query;
+} watched[NINFORMERS] = {
+    [INF_TASKRUNS] = {"TaskRun", "/apis/tekton.dev/v1", "taskruns", NULL},
+    [INF_PIPELINERUNS] = {"PipelineRun", "/apis/tekton.dev/v1", "pipelineruns", NULL},
+    [INF_PODS] = {"Pod", "/api/v1", "pods", POD_SELECTOR},
+};
+
+static const struct informer_ops kube_informer_ops = {kube_list, kube_watch_start, kube_watch_stop};
+static const struct leader_ops kube_leader_ops = {kube_get, kube_create, kube_update};
+
+/* Handler context of one informer. */
+struct watch {
+    const char *kind;
+    struct controller *ctl;
+};
+
+struct controller {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct kube_config *kcfg;
+    struct kube_client *kc;
+    struct informer *informers[NINFORMERS];
+    struct watch watches[NINFORMERS];
+    struct leader *leader;
+    char *identity;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    bool shutting_down;
+    int exit_code;
+};
+
+/* ---- what the informers see ---- */
+
+static json_t *object_fields(const char *kind, const json_t *obj)
 {
-    puts("tektite-controller " TEKTITE_VERSION);
+    const json_t *meta = json_object_get(obj, "metadata");
+
+    return json_pack("{s:s, s:s*, s:s*, s:s*}", "kind", kind, "ns",
+                     json_string_value(json_object_get(meta, "namespace")), "name",
+                     json_string_value(json_object_get(meta, "name")), "rv",
+                     json_string_value(json_object_get(meta, "resourceVersion")));
+}
+
+static void on_add(void *ctx, const json_t *obj)
+{
+    const struct watch *w = ctx;
+
+    log_info("object added", object_fields(w->kind, obj));
+}
+
+static void on_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
+{
+    const struct watch *w = ctx;
+
+    if (log_enabled(LOG_DEBUG))
+        log_debug("object updated", object_fields(w->kind, new_obj));
+}
+
+static void on_delete(void *ctx, const json_t *obj)
+{
+    const struct watch *w = ctx;
+
+    log_info("object deleted", object_fields(w->kind, obj));
+}
+
+static void on_informer_error(void *ctx, const char *op, int rc, const struct kube_status *st,
+                              uint64_t retry_ms)
+{
+    log_warn("list or watch failed, retrying",
+             json_pack("{s:s, s:s, s:s, s:i, s:I}", "kind", ((const struct watch *)ctx)->kind, "op",
+                       op, "error", st && st->message ? st->message : strerror(-rc), "code",
+                       st ? st->http_code : 0, "retry_ms", (json_int_t)retry_ms));
+}
+
+static void on_synced(void *ctx)
+{
+    const struct watch *w = ctx;
+
+    log_info("cache synced", json_pack("{s:s}", "kind", w->kind));
+}
+
+/* ---- shutdown: informers and lease first, then the client, then the handles ---- */
+
+static void on_client_closed(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    ctl->kc = NULL;
+}
+
+static void close_client(struct controller *ctl)
+{
+    /* cancels whatever is in flight: pending lists end with -ECANCELED */
+    if (ctl->kc)
+        kube_client_close(ctl->kc, on_client_closed, ctl);
+}
+
+static void on_leader_closed(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    ctl->leader = NULL;
+    close_client(ctl); /* the lease release needed the client until now */
+}
+
+static void on_informer_closed(void *ctx)
+{
+    struct watch *w = ctx;
+
+    w->ctl->informers[w - w->ctl->watches] = NULL;
+}
+
+static void shutdown_controller(struct controller *ctl, int exit_code)
+{
+    if (ctl->shutting_down)
+        return;
+    ctl->shutting_down = true;
+    ctl->exit_code = exit_code;
+    uv_close((uv_handle_t *)&ctl->sigterm, NULL);
+    uv_close((uv_handle_t *)&ctl->sigint, NULL);
+    for (int i = 0; i < NINFORMERS; i++)
+        if (ctl->informers[i])
+            informer_close(ctl->informers[i], on_informer_closed, &ctl->watches[i]);
+    if (ctl->leader)
+        leader_close(ctl->leader, on_leader_closed, ctl);
+    else
+        close_client(ctl);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct controller *ctl = s->data;
+
+    log_info("shutting down", json_pack("{s:s}", "signal", signum == SIGTERM ? "TERM" : "INT"));
+    shutdown_controller(ctl, 0);
+}
+
+/* ---- start-up ---- */
+
+static int start_informers(struct controller *ctl)
+{
+    for (int i = 0; i < NINFORMERS; i++) {
+        struct watch *w = &ctl->watches[i];
+        char *path =
+            kube_path(watched[i].prefix, ctl->cfg->ns, watched[i].resource, NULL, watched[i].query);
+        struct informer_options o = {
+            .path = path, .on_error = on_informer_error, .on_synced = on_synced, .ctx = w};
+        struct informer_handler h = {on_add, on_update, on_delete, w};
+        int r;
+
+        w->kind = watched[i].kind;
+        w->ctl = ctl;
+        r = informer_new(ctl->loop, ctl->kc, &kube_informer_ops, &o, &ctl->informers[i]);
+        free(path);
+        if (r < 0)
+            return r;
+        informer_add_handler(ctl->informers[i], &h);
+        informer_start(ctl->informers[i]);
+    }
     return 0;
+}
+
+static void on_started_leading(void *ctx)
+{
+    log_info("started leading", NULL);
+}
+
+static void on_stopped_leading(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    if (ctl->shutting_down) {
+        log_info("stopped leading", NULL);
+        return;
+    }
+    /* another replica may already be acting: stop at once, as client-go controllers do */
+    log_error("lost the leader lease, exiting", NULL);
+    shutdown_controller(ctl, 1);
+}
+
+static void on_new_holder(void *ctx, const char *identity)
+{
+    log_info("lease holder changed", json_pack("{s:s}", "holder", identity));
+}
+
+static void on_lease_error(void *ctx, int rc, const struct kube_status *st)
+{
+    log_warn("lease request failed, retrying",
+             json_pack("{s:s, s:i}", "error", st && st->message ? st->message : strerror(-rc),
+                       "code", st ? st->http_code : 0));
+}
+
+static int start_leader_election(struct controller *ctl)
+{
+    const struct config *cfg = ctl->cfg;
+    unsigned char rnd[4] = {0};
+    struct leader_options o = {
+        .ns = cfg->lease_namespace ? cfg->lease_namespace : ctl->kcfg->ns,
+        .name = cfg->lease_name,
+        .lease_duration_ms = cfg->lease_duration_ms,
+        .renew_deadline_ms = cfg->renew_deadline_ms,
+        .retry_period_ms = cfg->retry_period_ms,
+        .on_started = on_started_leading,
+        .on_stopped = on_stopped_leading,
+        .on_new_holder = on_new_holder,
+        .on_error = on_lease_error,
+        .ctx = ctl,
+    };
+    int r;
+
+    /* a unique holder per process, so a restarted pod does not inherit its own lease */
+    (void)uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL);
+    ctl->identity = xasprintf("%s_%02x%02x%02x%02x", cfg->identity, rnd[0], rnd[1], rnd[2], rnd[3]);
+    o.identity = ctl->identity;
+    r = leader_new(ctl->loop, ctl->kc, &kube_leader_ops, &o, &ctl->leader);
+    if (r < 0)
+        return r;
+    log_info("campaigning for the leader lease",
+             json_pack("{s:s, s:s, s:s}", "ns", o.ns, "name", o.name, "identity", o.identity));
+    leader_start(ctl->leader);
+    return 0;
+}
+
+/* The server answered /version: it is reachable and accepts our credentials. */
+static void on_version(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
+{
+    struct controller *ctl = ctx;
+
+    if (ctl->shutting_down)
+        return;
+    if (rc < 0) {
+        log_error("cannot reach the API server",
+                  json_pack("{s:s, s:s, s:s, s:i}", "server", ctl->kcfg->server, "source",
+                            ctl->kcfg->source, "error",
+                            st && st->message ? st->message : strerror(-rc), "code",
+                            st ? st->http_code : 0));
+        shutdown_controller(ctl, 1);
+        return;
+    }
+    log_info("connected", json_pack("{s:s, s:s*, s:s}", "server", ctl->kcfg->server, "version",
+                                    json_string_value(json_object_get(obj, "gitVersion")),
+                                    "namespace", ctl->cfg->ns ? ctl->cfg->ns : "(all)"));
+    if (start_informers(ctl) < 0 || (ctl->cfg->leader_elect && start_leader_election(ctl) < 0)) {
+        log_error("cannot start the controller", NULL);
+        shutdown_controller(ctl, 1);
+    }
+}
+
+static int connect_client(struct controller *ctl)
+{
+    struct kube_config_options o;
+    char *err = NULL;
+    int r;
+
+    kube_config_options_from_env(&o);
+    o.kubeconfig = ctl->cfg->kubeconfig;
+    o.context = ctl->cfg->context;
+    r = kube_config_load(&o, &ctl->kcfg, &err);
+    if (r < 0) {
+        log_error("cannot load the kubeconfig", json_pack("{s:s}", "error", err));
+        goto out;
+    }
+    r = kube_client_new(ctl->loop, ctl->kcfg, &ctl->kc, &err);
+    if (r < 0) {
+        log_error("cannot create the API client",
+                  json_pack("{s:s, s:s}", "source", ctl->kcfg->source, "error", err));
+        goto out;
+    }
+    r = kube_get(ctl->kc, "/version", on_version, ctl);
+    if (r < 0)
+        log_error("cannot reach the API server",
+                  json_pack("{s:s, s:s}", "server", ctl->kcfg->server, "error", strerror(-r)));
+out:
+    free(err);
+    return r;
+}
+
+static void install_signals(struct controller *ctl)
+{
+    uv_signal_init(ctl->loop, &ctl->sigterm);
+    uv_signal_init(ctl->loop, &ctl->sigint);
+    ctl->sigterm.data = ctl;
+    ctl->sigint.data = ctl;
+    uv_signal_start(&ctl->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&ctl->sigint, on_signal, SIGINT);
+}
+
+/* Run the controller until a signal or a fatal error; returns the exit code. */
+static int run(const struct config *cfg)
+{
+    uv_loop_t loop;
+    struct controller ctl = {.loop = &loop, .cfg = cfg};
+    int r;
+
+    uv_loop_init(&loop);
+    install_signals(&ctl);
+    if (connect_client(&ctl) < 0)
+        shutdown_controller(&ctl, 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    r = uv_loop_close(&loop);
+    if (r < 0) {
+        log_error("event loop not empty at exit", json_pack("{s:s}", "error", uv_strerror(r)));
+        ctl.exit_code = 1;
+    }
+    kube_config_free(ctl.kcfg);
+    free(ctl.identity);
+    return ctl.exit_code;
+}
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+int main(int argc, char *argv[])
+{
+    struct config *cfg = NULL;
+    char *err = NULL;
+    int code;
+
+    xalloc_install_library_hooks();
+    if (config_parse(argc, argv, env_lookup, &cfg, &err) < 0) {
+        fprintf(stderr, "tektite-controller: %s\n", err);
+        free(err);
+        return 2;
+    }
+    if (cfg->action == CONFIG_HELP) {
+        fputs(config_usage(), stdout);
+        code = 0;
+    } else if (cfg->action == CONFIG_VERSION) {
+        printf("tektite-controller %s\n", TEKTITE_VERSION);
+        code = 0;
+    } else {
+        signal(SIGPIPE, SIG_IGN); /* a closed socket is an error return, not a death */
+        log_set_level(cfg->log_level);
+        code = run(cfg);
+    }
+    config_free(cfg);
+    return code;
 }
