@@ -607,6 +607,36 @@ static void test_informer_stop_stops_watch_and_keeps_cache(void **state)
     assert_string_equal(api.watch_rv, "10");
 }
 
+static void on_stop_timer(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void test_informer_resync_timer_fires_after_sync(void **state)
+{
+    struct fixture *f = *state;
+    struct informer_options o = {.path = PATH, .resync_ms = 10};
+    struct informer_handler h = {on_add, on_update, on_delete, &f->ev};
+    struct informer *inf;
+    uv_timer_t stop;
+
+    assert_int_equal(informer_new(&f->loop, NULL, &fake_ops, &o, &inf), 0);
+    informer_add_handler(inf, &h);
+    informer_start(inf);
+    finish_list(0, "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":"
+                   "{\"namespace\":\"ns\",\"name\":\"a\",\"resourceVersion\":\"4\"}}]}");
+    uv_timer_init(&f->loop, &stop);
+    uv_timer_start(&stop, on_stop_timer, 35, 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&stop, NULL);
+    /* one add from the list, then update(a, a) every 10 ms */
+    assert_true(f->ev.n >= 3);
+    assert_string_equal(f->ev.log[0], "add a@4");
+    assert_string_equal(f->ev.log[1], "update a@4->4");
+    informer_close(inf, NULL, NULL);
+    end_watch(-ECANCELED);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -628,6 +658,7 @@ int main(void)
         T(test_informer_list_start_failure_retries),
         T(test_informer_watch_error_rewatches_from_rv_after_backoff),
         T(test_informer_stop_stops_watch_and_keeps_cache),
+        T(test_informer_resync_timer_fires_after_sync),
     };
 #undef T
 
