@@ -635,6 +635,7 @@ static void test_informer_resync_timer_fires_after_sync(void **state)
     assert_string_equal(f->ev.log[1], "update a@4->4");
     informer_close(inf, NULL, NULL);
     end_watch(-ECANCELED);
+    uv_run(&f->loop, UV_RUN_DEFAULT); /* 'stop' lives on this stack: finish closing it */
 }
 
 int main(void)
