@@ -35,6 +35,7 @@ struct informer {
     struct backoff backoff;
     struct kube_watch *watch; /* non-NULL until its end callback ran */
     uint64_t watch_started_ms;
+    bool watch_stopping; /* we asked the watch to stop; its end is expected */
     bool list_pending;
     bool running;
     bool closing;
@@ -513,14 +514,22 @@ static void on_watch_end(void *ctx, int rc, const struct kube_status *st)
 {
     struct informer *inf = ctx;
     uint64_t lasted = uv_now(inf->loop) - inf->watch_started_ms;
+    bool stopped_by_us = inf->watch_stopping;
 
     inf->watch = NULL;
+    inf->watch_stopping = false;
     if (inf->closing) {
         finish_close(inf);
         return;
     }
-    if (!inf->running || rc == -ECANCELED)
+    if (!inf->running)
         return;
+    if (stopped_by_us) {
+        start_watch(inf); /* restarted before the old watch had ended */
+        return;
+    }
+    if (rc == -ECANCELED)
+        return; /* the client is closing */
     if (rc == -ESTALE) {
         start_list(inf); /* 410 Gone: our resourceVersion was compacted away; relist */
         return;
@@ -604,8 +613,10 @@ void informer_stop(struct informer *inf)
     inf->running = false;
     uv_timer_stop(&inf->retry);
     uv_timer_stop(&inf->resync);
-    if (inf->watch)
+    if (inf->watch && !inf->watch_stopping) {
+        inf->watch_stopping = true;
         inf->ops->watch_stop(inf->watch); /* its end callback follows with -ECANCELED */
+    }
 }
 
 static void on_close(uv_handle_t *h)

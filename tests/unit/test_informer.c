@@ -607,6 +607,21 @@ static void test_informer_stop_stops_watch_and_keeps_cache(void **state)
     assert_string_equal(api.watch_rv, "10");
 }
 
+static void test_informer_restart_before_old_watch_ended_resumes(void **state)
+{
+    struct fixture *f = *state;
+
+    informer_start(f->inf);
+    finish_list(0, "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[]}");
+    informer_stop(f->inf);
+    informer_start(f->inf); /* the old watch has not reported its end yet */
+    assert_int_equal(api.watch_calls, 1);
+    end_watch(-ECANCELED);
+    assert_int_equal(api.watch_calls, 2);
+    assert_string_equal(api.watch_rv, "10");
+    assert_int_equal(api.list_calls, 1);
+}
+
 static void on_stop_timer(uv_timer_t *t)
 {
     uv_stop(t->loop);
@@ -659,6 +674,7 @@ int main(void)
         T(test_informer_list_start_failure_retries),
         T(test_informer_watch_error_rewatches_from_rv_after_backoff),
         T(test_informer_stop_stops_watch_and_keeps_cache),
+        T(test_informer_restart_before_old_watch_ended_resumes),
         T(test_informer_resync_timer_fires_after_sync),
     };
 #undef T
