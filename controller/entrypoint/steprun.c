@@ -412,8 +412,21 @@ static void run_command(char **argv, const struct stepflags *f, struct run_resul
                     kill(-pid, (int)si.ssi_signo);
             }
         }
-        if (!reaped && waitpid(pid, &wstatus, WNOHANG) == pid)
-            reaped = true;
+        /*
+         * Reap every exited child, not only ours: as a container's PID 1 the entrypoint
+         * inherits the command's orphans and must not leave them as zombies.
+         */
+        for (;;) {
+            int st;
+            pid_t w = waitpid(-1, &st, WNOHANG);
+
+            if (w <= 0)
+                break;
+            if (w == pid) {
+                wstatus = st;
+                reaped = true;
+            }
+        }
         if (i_timer >= 0 && (pfd[i_timer].revents & POLLIN)) {
             close(tfd);
             tfd = -1;
