@@ -18,9 +18,11 @@ struct item {
     char *key;
     struct item *hash_next;
     struct item *ready_next;
-    bool queued; /* in the ready FIFO */
-    bool active; /* handed to the process callback, no workqueue_done() yet */
-    bool dirty;  /* added again while active */
+    bool queued;  /* in the ready FIFO */
+    bool active;  /* handed to the process callback, no workqueue_done() yet */
+    bool dirty;   /* added again while active */
+    bool retired; /* on the retired list, to be freed from the loop if still idle */
+    struct item *retired_next;
     size_t heap_index;
     uint64_t deadline;
     unsigned failures;
@@ -46,6 +48,8 @@ struct workqueue {
     struct item **heap;
     size_t nheap;
     size_t heap_cap;
+
+    struct item *retired; /* idle items waiting for on_idle to free them */
 
     unsigned nactive;
     bool closing;
@@ -145,20 +149,51 @@ static struct item *item_get(struct workqueue *q, const char *key)
     return it;
 }
 
-/* Free 'it' when nothing refers to it any more: not queued, running, delayed or failing. */
-static void item_release_if_idle(struct workqueue *q, struct item *it)
+static bool item_is_idle(const struct item *it)
 {
-    struct item **p;
+    return !it->queued && !it->active && !it->dirty && it->heap_index == NOT_DELAYED &&
+           !it->failures;
+}
 
-    if (it->queued || it->active || it->dirty || it->heap_index != NOT_DELAYED || it->failures)
-        return;
-    p = &q->buckets[hash_key(it->key) & (q->nbuckets - 1)];
+static void item_free(struct workqueue *q, struct item *it)
+{
+    struct item **p = &q->buckets[hash_key(it->key) & (q->nbuckets - 1)];
+
     while (*p != it)
         p = &(*p)->hash_next;
     *p = it->hash_next;
     q->nitems--;
     free(it->key);
     free(it);
+}
+
+static void on_idle(uv_idle_t *idle);
+
+/*
+ * Schedule 'it' to be freed from the loop when nothing refers to it any more. Never freed
+ * at once: the caller may still hold the key string (workqueue_done, then add_after).
+ */
+static void item_retire_if_idle(struct workqueue *q, struct item *it)
+{
+    if (it->retired || !item_is_idle(it) || q->closing)
+        return;
+    it->retired = true;
+    it->retired_next = q->retired;
+    q->retired = it;
+    uv_idle_start(&q->idle, on_idle);
+}
+
+/* Free the retired items that are still idle (a retired key may have been re-added). */
+static void sweep_retired(struct workqueue *q)
+{
+    while (q->retired) {
+        struct item *it = q->retired;
+
+        q->retired = it->retired_next;
+        it->retired = false;
+        if (item_is_idle(it))
+            item_free(q, it);
+    }
 }
 
 /* ---- the delayed min-heap ---- */
@@ -224,7 +259,6 @@ static struct item *heap_pop(struct workqueue *q)
 /* ---- scheduling ---- */
 
 static void on_timer(uv_timer_t *t);
-static void on_idle(uv_idle_t *idle);
 
 static void arm_timer(struct workqueue *q)
 {
@@ -330,6 +364,7 @@ static void on_idle(uv_idle_t *idle)
     struct workqueue *q = idle->data;
     size_t budget = q->nready; /* keys re-added during this tick wait for the next one */
 
+    sweep_retired(q);
     while (budget-- && q->nready && q->nactive < q->opts.max_active && !q->closing) {
         struct item *it = pop_ready(q);
 
@@ -337,6 +372,8 @@ static void on_idle(uv_idle_t *idle)
         q->nactive++;
         q->process(q->ctx, q, it->key);
     }
+    if (q->retired)
+        return; /* a pass retired items: sweep them next tick */
     if (q->closing || q->nready == 0 || q->nactive >= q->opts.max_active)
         uv_idle_stop(&q->idle);
 }
@@ -378,6 +415,10 @@ static void finish_close(struct workqueue *q)
 
     if (q->pending_closes || q->nactive)
         return;
+    for (size_t i = 0; i < q->nbuckets; i++) {
+        while (q->buckets[i])
+            item_free(q, q->buckets[i]);
+    }
     free(q->heap);
     free(q->buckets);
     free(q);
@@ -394,10 +435,7 @@ int workqueue_done(struct workqueue *q, const char *key, int rc)
     it->active = false;
     q->nactive--;
     if (q->closing) {
-        it->dirty = false;
-        it->failures = 0;
-        item_release_if_idle(q, it);
-        finish_close(q);
+        finish_close(q); /* frees 'it' with the rest once the last pass is done */
         return 0;
     }
     if (rc < 0) {
@@ -415,7 +453,7 @@ int workqueue_done(struct workqueue *q, const char *key, int rc)
         push_ready(q, it);
     }
     kick(q);
-    item_release_if_idle(q, it);
+    item_retire_if_idle(q, it);
     return 0;
 }
 
@@ -426,7 +464,7 @@ void workqueue_forget(struct workqueue *q, const char *key)
     if (!it)
         return;
     it->failures = 0;
-    item_release_if_idle(q, it);
+    item_retire_if_idle(q, it);
 }
 
 unsigned workqueue_failures(const struct workqueue *q, const char *key)
@@ -473,23 +511,12 @@ void workqueue_close(struct workqueue *q, workqueue_closed_cb *done, void *ctx)
     q->closed_ctx = ctx;
     uv_idle_stop(&q->idle);
     uv_timer_stop(&q->timer);
-    /* Drop everything but the running passes, which end with workqueue_done(). */
+    /* Nothing runs any more; the items are freed with the queue, after the last pass. */
     while (q->nready)
         pop_ready(q);
     while (q->nheap)
         heap_pop(q);
-    for (size_t i = 0; i < q->nbuckets; i++) {
-        struct item *it = q->buckets[i];
-
-        while (it) {
-            struct item *next = it->hash_next;
-
-            it->dirty = false;
-            it->failures = 0;
-            item_release_if_idle(q, it);
-            it = next;
-        }
-    }
+    q->retired = NULL;
     q->pending_closes = 2;
     uv_close((uv_handle_t *)&q->idle, on_close);
     uv_close((uv_handle_t *)&q->timer, on_close);

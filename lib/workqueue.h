@@ -19,9 +19,10 @@
 struct workqueue;
 
 /*
- * Process one key. 'key' is borrowed until workqueue_done() for it. The pass may finish in
- * this call or later from another callback; either way it ends with exactly one
- * workqueue_done(q, key, rc).
+ * Process one key. 'key' is borrowed until workqueue_done() for it, and stays readable after
+ * that until control returns to the loop (so "done, then workqueue_add_after(q, key, ...)"
+ * is fine). The pass may finish in this call or later from another callback; either way it
+ * ends with exactly one workqueue_done(q, key, rc).
  */
 typedef void workqueue_process_cb(void *ctx, struct workqueue *q, const char *key);
 

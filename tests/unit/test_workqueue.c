@@ -282,6 +282,32 @@ static void test_workqueue_write_allowed_requeues_when_empty(void **state)
     close_and_check(&loop, q, &r);
 }
 
+/* The reconciler pattern "done, then requeue later" uses the borrowed key after done. */
+static void requeue_after_done(void *ctx, struct workqueue *q, const char *key)
+{
+    struct recorder *r = ctx;
+
+    r->n++;
+    assert_int_equal(workqueue_done(q, key, 0), 0);
+    if (r->n < 3)
+        workqueue_add_after(q, key, 5); /* 'key' must still be readable here */
+}
+
+static void test_workqueue_key_stays_valid_after_done_in_pass(void **state)
+{
+    uv_loop_t loop;
+    struct recorder r = {.loop = &loop};
+    struct workqueue *q;
+
+    uv_loop_init(&loop);
+    assert_int_equal(workqueue_new(&loop, NULL, requeue_after_done, &r, &q), 0);
+    workqueue_add(q, "ns/a-key-long-enough-to-be-on-the-heap");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(workqueue_delayed(q), 0);
+    close_and_check(&loop, q, &r);
+}
+
 static void test_workqueue_close_waits_for_running_pass(void **state)
 {
     uv_loop_t loop;
@@ -318,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_workqueue_bucket_table),
         cmocka_unit_test(test_workqueue_bucket_rate_zero_is_unlimited),
         cmocka_unit_test(test_workqueue_write_allowed_requeues_when_empty),
+        cmocka_unit_test(test_workqueue_key_stays_valid_after_done_in_pass),
         cmocka_unit_test(test_workqueue_close_waits_for_running_pass),
     };
 
