@@ -69,14 +69,18 @@ int fsutil_write_file(const char *path, const void *data, size_t len, mode_t mod
     int r;
 
     estr_init(&tmp);
-    r = ensure_parent(path);
-    if (r < 0)
-        goto out;
     if (atomic) {
         estr_printf(&tmp, "%s.tmp-%ld", path, (long)getpid());
         target = tmp.data;
     }
+    /* the parent normally exists (post files release the next step: keep this path short) */
     fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, atomic ? 0600 : mode);
+    if (fd < 0 && errno == ENOENT) {
+        r = ensure_parent(path);
+        if (r < 0)
+            goto out;
+        fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, atomic ? 0600 : mode);
+    }
     if (fd < 0) {
         r = -errno;
         goto out;
