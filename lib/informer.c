@@ -310,16 +310,22 @@ static bool is_stale(const struct informer *inf, const char *rv, const json_t *c
     return cached && !rv_is_newer(rv, meta_str(cached, "resourceVersion"));
 }
 
-int informer_apply_event(struct informer *inf, const char *type, const json_t *obj)
+/*
+ * Apply one event. Only the watch stream ('from_stream') moves the resume point: an object
+ * we learned about elsewhere (our own write's answer) is newer than the stream position, and
+ * resuming from it would skip the events in between.
+ */
+static int apply_event(struct informer *inf, const char *type, const json_t *obj, bool from_stream)
 {
     const char *rv = meta_str(obj, "resourceVersion");
     bool is_delete = strcmp(type, "DELETED") == 0;
     const json_t *cached;
+    bool stale;
     char *key;
     int r = 0;
 
     if (strcmp(type, "BOOKMARK") == 0) {
-        if (rv && rv_is_newer(rv, inf->rv))
+        if (from_stream && rv && rv_is_newer(rv, inf->rv))
             set_rv(inf, rv);
         return 0;
     }
@@ -329,9 +335,11 @@ int informer_apply_event(struct informer *inf, const char *type, const json_t *o
     if (!key)
         return -EINVAL;
     cached = json_object_get(inf->cache, key);
-    if (is_stale(inf, rv, cached))
+    stale = is_stale(inf, rv, cached);
+    if (from_stream && rv && rv_is_newer(rv, inf->rv))
+        set_rv(inf, rv); /* even for an echo of a write we already applied */
+    if (stale)
         goto out; /* a replay or an out-of-order event: we already have this or newer */
-    set_rv(inf, rv);
     if (is_delete) {
         json_t *final_state;
 
@@ -347,6 +355,16 @@ int informer_apply_event(struct informer *inf, const char *type, const json_t *o
 out:
     free(key);
     return r;
+}
+
+int informer_apply_watch_event(struct informer *inf, const char *type, const json_t *obj)
+{
+    return apply_event(inf, type, obj, true);
+}
+
+int informer_apply_event(struct informer *inf, const char *type, const json_t *obj)
+{
+    return apply_event(inf, type, obj, false);
 }
 
 void informer_resync(struct informer *inf)
@@ -506,8 +524,8 @@ static void on_watch_event(void *ctx, const char *type, const json_t *obj)
     struct informer *inf = ctx;
 
     if (!inf->running)
-        return;                                 /* stopping: the cache stays as it was */
-    (void)informer_apply_event(inf, type, obj); /* drops stale and malformed events */
+        return;                                       /* stopping: the cache stays as it was */
+    (void)informer_apply_watch_event(inf, type, obj); /* drops stale and malformed events */
 }
 
 static void on_watch_end(void *ctx, int rc, const struct kube_status *st)

@@ -23,7 +23,7 @@
  * nothing. Watches that end normally restart from the last resourceVersion; failed lists and
  * watches are retried after a bounded exponential backoff with jitter.
  *
- * The cache half (informer_apply_list, informer_apply_event and the getters) needs no loop
+ * The cache half (informer_apply_list, informer_apply_watch_event and the getters) needs no loop
  * and no server; the driver half calls the API through 'struct informer_ops', which
  * production fills with kube_list, kube_watch_start and kube_watch_stop and tests with fakes.
  */
@@ -113,10 +113,20 @@ void informer_close(struct informer *inf, informer_closed_cb *done, void *ctx);
 int informer_apply_list(struct informer *inf, const json_t *list);
 
 /*
- * Apply one watch event ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"). Returns 1 if a
- * handler event was delivered, 0 if the event was a bookmark or was dropped (stale or
- * duplicate resourceVersion, delete of an unknown object), -EINVAL for an unknown type or
- * an object without metadata.name.
+ * Apply one watch event ("ADDED", "MODIFIED", "DELETED", "BOOKMARK") as the watch stream
+ * delivers it: it also moves the resume point (informer_rv). Returns 1 if a handler event
+ * was delivered, 0 if the event was a bookmark or was dropped (stale or duplicate
+ * resourceVersion, delete of an unknown object), -EINVAL for an unknown type or an object
+ * without metadata.name.
+ */
+int informer_apply_watch_event(struct informer *inf, const char *type, const json_t *obj);
+
+/*
+ * Apply an object learned outside the watch stream, typically the answer to our own write
+ * ("MODIFIED"; "ADDED" after a create, "DELETED" after a delete), so the next reconcile
+ * pass sees it before its watch event arrives. Same de-duplication and results as above,
+ * but the resume point does not move (resuming from a write's resourceVersion would skip
+ * other objects' events); the stream's echo of the write is then dropped as a duplicate.
  */
 int informer_apply_event(struct informer *inf, const char *type, const json_t *obj);
 

@@ -256,7 +256,7 @@ static int apply(struct informer *inf, const char *type, const char *name, const
                  const char *extra_meta)
 {
     json_t *obj = obj_new(name, rv, extra_meta);
-    int r = informer_apply_event(inf, type, obj);
+    int r = informer_apply_watch_event(inf, type, obj);
 
     json_decref(obj);
     return r;
@@ -275,7 +275,7 @@ static void apply_list(struct informer *inf, const char *rv, const char *const *
 
 /* ---- cache ---- */
 
-static void test_informer_apply_event_add_update_delete_reach_handlers(void **state)
+static void test_informer_apply_watch_event_add_update_delete_reach_handlers(void **state)
 {
     struct fixture *f = *state;
     static const char *const want[] = {"add a@5", "update a@5->6", "delete a"};
@@ -289,7 +289,7 @@ static void test_informer_apply_event_add_update_delete_reach_handlers(void **st
     assert_string_equal(informer_rv(f->inf), "7");
 }
 
-static void test_informer_apply_event_duplicate_and_older_rv_dropped(void **state)
+static void test_informer_apply_watch_event_duplicate_and_older_rv_dropped(void **state)
 {
     struct fixture *f = *state;
     static const char *const want[] = {"add a@5", "update a@5->9", "add b@10"};
@@ -307,7 +307,7 @@ static void test_informer_apply_event_duplicate_and_older_rv_dropped(void **stat
     assert_int_equal(informer_count(f->inf), 2);
 }
 
-static void test_informer_apply_event_bad_input_is_einval(void **state)
+static void test_informer_apply_watch_event_bad_input_is_einval(void **state)
 {
     struct fixture *f = *state;
     static const struct {
@@ -324,7 +324,7 @@ static void test_informer_apply_event_bad_input_is_einval(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *obj = json_loads(cases[i].json, 0, NULL);
-        int got = informer_apply_event(f->inf, cases[i].type, obj);
+        int got = informer_apply_watch_event(f->inf, cases[i].type, obj);
 
         json_decref(obj);
         if (got != -EINVAL)
@@ -355,13 +355,36 @@ static void test_informer_apply_list_relist_emits_exactly_the_differences(void *
     assert_int_equal(f->ev.synced, 1); /* synced once only */
 }
 
+static void test_informer_apply_event_from_a_write_keeps_resume_point(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const want[] = {"add a@4", "update a@4->30", "add b@25"};
+    json_t *written = obj_new("a", "30", NULL);
+
+    informer_start(f->inf);
+    finish_list(0, "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[{\"metadata\":"
+                   "{\"namespace\":\"ns\",\"name\":\"a\",\"resourceVersion\":\"4\"}}]}");
+    /* our own update of 'a' answered with rv 30, ahead of the stream */
+    assert_int_equal(informer_apply_event(f->inf, "MODIFIED", written), 1);
+    json_decref(written);
+    assert_string_equal(informer_rv(f->inf), "20");
+    /* the stream then delivers someone else's change from before our write ... */
+    watch_event("ADDED", "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"b\","
+                         "\"resourceVersion\":\"25\"}}");
+    /* ... and the echo of our write, which changes nothing but moves the resume point */
+    watch_event("MODIFIED", "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\","
+                            "\"resourceVersion\":\"30\"}}");
+    assert_events(&f->ev, want, 3);
+    assert_string_equal(informer_rv(f->inf), "30");
+}
+
 static void test_informer_bookmark_moves_rv_without_events(void **state)
 {
     struct fixture *f = *state;
     json_t *bookmark = json_pack("{s:{s:s}}", "metadata", "resourceVersion", "50");
 
     apply_list(f->inf, "10", NULL, 0);
-    assert_int_equal(informer_apply_event(f->inf, "BOOKMARK", bookmark), 0);
+    assert_int_equal(informer_apply_watch_event(f->inf, "BOOKMARK", bookmark), 0);
     json_decref(bookmark);
     assert_string_equal(informer_rv(f->inf), "50");
     assert_int_equal(apply(f->inf, "ADDED", "a", "40", NULL), 0); /* before the bookmark */
@@ -657,10 +680,11 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_informer_apply_event_add_update_delete_reach_handlers),
-        T(test_informer_apply_event_duplicate_and_older_rv_dropped),
-        T(test_informer_apply_event_bad_input_is_einval),
+        T(test_informer_apply_watch_event_add_update_delete_reach_handlers),
+        T(test_informer_apply_watch_event_duplicate_and_older_rv_dropped),
+        T(test_informer_apply_watch_event_bad_input_is_einval),
         T(test_informer_apply_list_relist_emits_exactly_the_differences),
+        T(test_informer_apply_event_from_a_write_keeps_resume_point),
         T(test_informer_bookmark_moves_rv_without_events),
         T(test_informer_by_label_follows_updates_and_deletes),
         T(test_informer_by_owner_follows_updates_and_deletes),
