@@ -709,7 +709,7 @@ int steprun_main(const struct stepflags *f)
     struct termmsg internal;
     struct estr buf;
     char **argv = NULL;
-    char started[64];
+    char started[64] = "";
     bool on_error_continue = strcmp(f->on_error, "continue") == 0;
     bool prepared = true;
     int exit_code;
@@ -757,6 +757,8 @@ int steprun_main(const struct stepflags *f)
         p = comma + 1;
     }
 
+    /* Tekton's StartedAt: once the wait is over, before substitution and when expressions */
+    started_at(started, sizeof(started));
     if (!prepared)
         goto decided;
     if (f->has_timeout && f->timeout_ns < 0) {
@@ -779,13 +781,11 @@ int steprun_main(const struct stepflags *f)
             goto decided;
         }
     }
-    started_at(started, sizeof(started));
     run_command(argv, f, &run);
-    goto ran;
 
 decided:
-    started_at(started, sizeof(started));
-ran:
+    if (started[0] == '\0')
+        started_at(started, sizeof(started));
     stepoutcome_decide(run.event, run.status, on_error_continue, &o);
     exit_code = o.exit_code;
     /* the post file first: it releases the next step */

@@ -505,6 +505,41 @@ static void test_entrypoint_platform_commands_env_selects_command(void **state)
     assert_contains(slurp(at(fx, "stderr")), "could not find command for platform");
 }
 
+static void test_entrypoint_when_false_skips_command_but_succeeds(void **state)
+{
+    struct fixture *fx = *state;
+    const char *const when[] = {"--when_expressions",
+                                "[{\"input\":\"a\",\"operator\":\"in\",\"values\":[\"b\"]}]", NULL};
+    char ran[600];
+    pid_t pid[2];
+
+    snprintf(ran, sizeof(ran), "touch '%s'", at(fx, "ran"));
+    pid[0] = start_step(fx, 0, when, ran);
+    pid[1] = start_step(fx, 1, NULL, "true");
+    assert_int_equal(wait_exit(pid[0], 20), 0);
+    assert_int_equal(wait_exit(pid[1], 20), 0);
+    assert_false(exists(at(fx, "ran")));
+    assert_true(exists(at(fx, "run/0/out")));
+    assert_string_equal(slurp(at(fx, "run/0/status/exitCode")), "0");
+    assert_contains(slurp(at(fx, "termination-0")),
+                    "{\"key\":\"Reason\",\"value\":\"Skipped\",\"type\":3}]");
+}
+
+static void test_entrypoint_negative_timeout_fails_without_running(void **state)
+{
+    struct fixture *fx = *state;
+    const char *const timeout[] = {"-timeout", "-1s", NULL};
+    char ran[600];
+    pid_t pid;
+
+    snprintf(ran, sizeof(ran), "touch '%s'", at(fx, "ran"));
+    pid = start_step(fx, 0, timeout, ran);
+    assert_int_equal(wait_exit(pid, 20), 1);
+    assert_false(exists(at(fx, "ran")));
+    assert_true(exists(at(fx, "run/0/out.err")));
+    assert_contains(slurp(at(fx, "stderr-0")), "negative timeout specified");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +559,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entrypoint_wait_file_content_waits_for_non_empty,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_unknown_flag_exits_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entrypoint_when_false_skips_command_but_succeeds,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entrypoint_negative_timeout_fails_without_running,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_stdout_path_tees_output_to_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_platform_commands_env_selects_command,
