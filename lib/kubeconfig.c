@@ -75,7 +75,7 @@ static int merge_list(struct merged *m, const char *file, const json_t *root, co
         return fail(m, -EINVAL, "kubeconfig '%s': '%s' is not a list", file, list);
     json_array_foreach(arr, i, item) {
         const char *name = NULL;
-        const json_t *v = json_object_get(item, inner);
+        json_t *v = json_object_get(item, inner); /* borrowed */
 
         if (!json_is_object(item) || get_string(m, file, item, "name", &name) < 0 || !name ||
             !*name)
@@ -85,8 +85,9 @@ static int merge_list(struct merged *m, const char *file, const json_t *root, co
                         name, inner);
         if (json_object_get(into, name))
             continue; /* the first file to define a name wins */
-        json_object_set_new(into, name,
-                            json_pack("{s:s, s:O}", "file", file, "v", v ? v : json_object()));
+        json_object_set_new(
+            into, name,
+            json_pack("{s:s, s:o}", "file", file, "v", v ? json_incref(v) : json_object()));
     }
     return 0;
 }

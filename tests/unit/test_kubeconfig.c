@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "lib/kubeconfig.h"
 #include "lib/xalloc.h"
@@ -378,6 +379,36 @@ static void test_kube_base64_decode_table(void **state)
     }
 }
 
+/* The fuzz corpus as regression tests: any outcome but a crash or a leak, errors on one line. */
+static void test_kube_config_fuzz_corpus_replays_cleanly(void **state)
+{
+    const char *dir = "tests/fuzz/corpus/kubeconfig";
+    DIR *d = opendir(dir);
+    const struct dirent *e;
+    size_t files = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        struct kube_config *c = NULL;
+        char *err = NULL;
+        char *path;
+        int r;
+
+        if (e->d_name[0] == '.')
+            continue;
+        path = xasprintf("%s/%s", dir, e->d_name);
+        r = kube_config_from_files(path, NULL, &c, &err);
+        if (r < 0 && (!err || !*err || strchr(err, '\n')))
+            fail_msg("corpus '%s': rc %d with message '%s'", path, r, err ? err : "(null)");
+        kube_config_free(c);
+        free(err);
+        free(path);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_kube_config_load_precedence),
         cmocka_unit_test(test_kube_config_in_cluster_table),
         cmocka_unit_test(test_kube_base64_decode_table),
+        cmocka_unit_test(test_kube_config_fuzz_corpus_replays_cleanly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

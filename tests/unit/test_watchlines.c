@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "lib/buf.h"
 #include "lib/watchlines.h"
@@ -233,6 +234,80 @@ static void test_watchlines_parse_event_malformed_table(void **state)
     }
 }
 
+/* The fuzz corpus as regression tests: whole and chunked feeding frame the same lines. */
+struct tally {
+    size_t n;
+    uint64_t hash;
+};
+
+static int count_line(void *ctx, const char *line, size_t len)
+{
+    struct tally *t = ctx;
+    json_t *ev = NULL;
+    const char *type = NULL;
+    const json_t *obj = NULL;
+    char *err = NULL;
+
+    t->n++;
+    for (size_t i = 0; i < len; i++)
+        t->hash = (t->hash ^ (uint8_t)line[i]) * 1099511628211u;
+    t->hash = (t->hash ^ 0x0a) * 1099511628211u;
+    if (watchlines_parse_event(line, len, &ev, &type, &obj, &err) == 0)
+        json_decref(ev);
+    else
+        free(err);
+    return 0;
+}
+
+static int feed_chunks(const char *text, size_t len, size_t chunk, struct tally *t)
+{
+    struct watchlines wl;
+    int r = 0;
+
+    watchlines_init(&wl, 4096);
+    for (size_t at = 0; at < len && r == 0; at += chunk)
+        r = watchlines_feed(&wl, text + at, len - at < chunk ? len - at : chunk, count_line, t);
+    if (r == 0)
+        r = watchlines_finish(&wl);
+    watchlines_done(&wl);
+    return r;
+}
+
+static void test_watchlines_fuzz_corpus_replays_cleanly(void **state)
+{
+    const char *dir = "tests/fuzz/corpus/watchlines";
+    DIR *d = opendir(dir);
+    const struct dirent *e;
+    size_t files = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char *path;
+        struct buf b;
+        struct tally whole = {0, 14695981039346656037u}, pieces = {0, 14695981039346656037u};
+        int r1, r2;
+
+        if (e->d_name[0] == '.')
+            continue;
+        path = xasprintf("%s/%s", dir, e->d_name);
+        buf_init(&b, 1 << 20);
+        assert_int_equal(buf_read_file(&b, path), 0);
+        if (buf_len(&b) > 0) {
+            r1 = feed_chunks(b.data + 1, b.len - 1, b.len, &whole);
+            r2 = feed_chunks(b.data + 1, b.len - 1, 1 + (uint8_t)b.data[0] % 64, &pieces);
+            if (r1 != -E2BIG && r2 != -E2BIG &&
+                (r1 != r2 || whole.n != pieces.n || whole.hash != pieces.hash))
+                fail_msg("corpus '%s': whole %d/%zu, chunked %d/%zu", path, r1, whole.n, r2,
+                         pieces.n);
+        }
+        buf_done(&b);
+        free(path);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_watchlines_feed_line_past_limit_is_e2big),
         cmocka_unit_test(test_watchlines_finish_with_cut_off_event_is_ebadmsg),
         cmocka_unit_test(test_watchlines_parse_event_malformed_table),
+        cmocka_unit_test(test_watchlines_fuzz_corpus_replays_cleanly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
