@@ -676,6 +676,131 @@ static void test_kube_unreadable_token_file_fails_request_with_eacces(void **sta
     assert_int_equal(http_fake_count(f->http), 0);
 }
 
+static size_t count_lines(const char *path)
+{
+    struct buf b;
+    size_t n = 0;
+
+    buf_init(&b, 1 << 16);
+    if (buf_read_file(&b, path) == 0)
+        for (size_t i = 0; i < buf_len(&b); i++)
+            n += b.data[i] == '\n';
+    buf_done(&b);
+    return n;
+}
+
+static void test_kube_exec_plugin_runs_once_for_waiting_requests_and_after_401(void **state)
+{
+    struct fx *f = *state;
+    char dir[] = "/tmp/tektite-kube-exec-XXXXXX";
+    char *plugin, *runs, *script;
+    char server[] = "https://k8s.test:6443", api[] = "client.authentication.k8s.io/v1beta1";
+    char *no_args[] = {NULL}, *no_env[] = {NULL};
+    struct kube_exec_config e = {.api_version = api, .args = no_args, .env = no_env};
+    struct kube_config c = {.server = server, .exec = &e};
+    char *err = NULL;
+    int closed = 0;
+    FILE *fp;
+
+    kube_client_close(f->kc, on_closed, &closed);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    assert_non_null(mkdtemp(dir));
+    plugin = xasprintf("%s/plugin", dir);
+    runs = xasprintf("%s/runs", dir);
+    script = xasprintf("#!/bin/sh\necho run >> '%s'\nn=$(wc -l < '%s')\n"
+                       "printf '{\"kind\":\"ExecCredential\",\"apiVersion\":"
+                       "\"client.authentication.k8s.io/v1beta1\",\"status\":{\"token\":"
+                       "\"tok-%%s\"}}' $n\n",
+                       runs, runs);
+    fp = fopen(plugin, "w");
+    assert_non_null(fp);
+    fputs(script, fp);
+    fclose(fp);
+    chmod(plugin, 0700);
+    e.command = plugin;
+    uv_loop_init(&f->loop);
+    assert_int_equal(http_client_new_fake(&f->loop, &f->http), 0);
+    assert_int_equal(kube_client_new_with_http(&f->loop, &c, f->http, &f->kc, &err), 0);
+
+    http_fake_push(f->http, 200, "{}");
+    http_fake_push(f->http, 200, "{}");
+    http_fake_push(f->http, 401, "{\"kind\":\"Status\",\"code\":401}");
+    http_fake_push(f->http, 200, "{}");
+    assert_int_equal(kube_get(f->kc, "/a", on_done, &f->res[0]), 0);
+    assert_int_equal(kube_get(f->kc, "/b", on_done, &f->res[1]), 0);
+    for (int i = 0; i < 2000 && f->res[1].calls == 0; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->res[0].rc, 0);
+    assert_int_equal(f->res[1].rc, 0);
+    assert_int_equal(count_lines(runs), 1); /* one run served both waiting requests */
+    assert_non_null(strstr(rec(f, 0)->headers, "Authorization: Bearer tok-1"));
+    assert_non_null(strstr(rec(f, 1)->headers, "Authorization: Bearer tok-1"));
+    /* a 401 drops the cached token: the plugin runs again and the request is retried */
+    assert_int_equal(kube_get(f->kc, "/c", on_done, &f->res[2]), 0);
+    for (int i = 0; i < 2000 && f->res[2].calls == 0; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->res[2].rc, 0);
+    assert_int_equal(count_lines(runs), 2);
+    assert_non_null(strstr(rec(f, 2)->headers, "Authorization: Bearer tok-1"));
+    assert_non_null(strstr(rec(f, 3)->headers, "Authorization: Bearer tok-2"));
+    unlink(runs);
+    unlink(plugin);
+    rmdir(dir);
+    free(plugin);
+    free(runs);
+    free(script);
+}
+
+static void test_kube_client_close_while_exec_plugin_runs_cancels_and_kills_it(void **state)
+{
+    struct fx *f = *state;
+    char dir[] = "/tmp/tektite-kube-exec-XXXXXX";
+    char server[] = "https://k8s.test:6443", api[] = "client.authentication.k8s.io/v1";
+    char *no_args[] = {NULL}, *no_env[] = {NULL};
+    struct kube_exec_config e = {.api_version = api, .args = no_args, .env = no_env};
+    struct kube_config c = {.server = server, .exec = &e};
+    char *plugin, *err = NULL;
+    uint64_t started;
+    int closed = 0;
+    FILE *fp;
+
+    kube_client_close(f->kc, on_closed, &closed);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    assert_non_null(mkdtemp(dir));
+    plugin = xasprintf("%s/plugin", dir);
+    fp = fopen(plugin, "w");
+    assert_non_null(fp);
+    fputs("#!/bin/sh\nexec sleep 30\n", fp);
+    fclose(fp);
+    chmod(plugin, 0700);
+    e.command = plugin;
+    uv_loop_init(&f->loop);
+    assert_int_equal(http_client_new_fake(&f->loop, &f->http), 0);
+    assert_int_equal(kube_client_new_with_http(&f->loop, &c, f->http, &f->kc, &err), 0);
+    assert_int_equal(kube_get(f->kc, "/a", on_done, &f->res[0]), 0);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(http_fake_count(f->http), 0); /* waiting for the plugin */
+    started = uv_hrtime();
+    closed = 0;
+    kube_client_close(f->kc, on_closed, &closed);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_true(uv_hrtime() - started < 5000000000u); /* killed, not waited for */
+    assert_int_equal(closed, 1);
+    assert_int_equal(f->res[0].calls, 1);
+    assert_int_equal(f->res[0].rc, -ECANCELED);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    unlink(plugin);
+    rmdir(dir);
+    free(plugin);
+    /* a fresh client for the teardown to close */
+    uv_loop_init(&f->loop);
+    assert_int_equal(http_client_new_fake(&f->loop, &f->http), 0);
+    c.exec = NULL;
+    assert_int_equal(kube_client_new_with_http(&f->loop, &c, f->http, &f->kc, &err), 0);
+}
+
 /* ---- lifetime ---- */
 
 static void test_kube_client_close_cancels_everything_once(void **state)
@@ -760,6 +885,8 @@ int main(void)
         T(test_kube_watch_oversized_event_is_e2big),
         T(test_kube_401_rereads_token_file_and_retries_once),
         T(test_kube_unreadable_token_file_fails_request_with_eacces),
+        T(test_kube_exec_plugin_runs_once_for_waiting_requests_and_after_401),
+        T(test_kube_client_close_while_exec_plugin_runs_cancels_and_kills_it),
         T(test_kube_client_close_cancels_everything_once),
         cmocka_unit_test(test_kube_client_new_rejects_bad_server),
     };
