@@ -44,6 +44,7 @@ struct http_request {
     struct http_request *done_next;   /* finished, callback pending */
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *connect_to;
     char *body;
     struct buf resp;
     http_data_cb *data_cb;
@@ -75,7 +76,7 @@ struct http_client {
     void *closed_ctx;
 
     bool insecure;
-    char *ca_file, *cert_file, *key_file, *proxy;
+    char *ca_file, *cert_file, *key_file, *proxy, *server_name;
     struct buf ca_pem, cert_pem, key_pem;
 
     struct fake_response *fake_queue;
@@ -136,6 +137,7 @@ static void request_free(struct http_request *req)
     if (req->easy)
         curl_easy_cleanup(req->easy);
     curl_slist_free_all(req->headers);
+    curl_slist_free_all(req->connect_to);
     free(req->body);
     free(req->error);
     buf_done(&req->resp);
@@ -360,6 +362,36 @@ static void setup_tls(struct http_client *hc, CURL *easy)
         curl_easy_setopt(easy, CURLOPT_PROXY, hc->proxy);
 }
 
+/*
+ * tls-server-name: put the name in the URL (so curl verifies it and sends it as SNI) and
+ * tell curl to connect to the URL's real host and port instead.
+ */
+static int set_server_name(struct http_request *req, const char *url, const char *name)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *renamed = NULL, *entry = NULL;
+    int r = -EINVAL;
+
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_HOST, name, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &renamed, 0) != CURLUE_OK)
+        goto out;
+    entry = xasprintf("%s:%s:%s:%s", name, port, host, port);
+    req->connect_to = curl_slist_append(NULL, entry);
+    curl_easy_setopt(req->easy, CURLOPT_URL, renamed);
+    curl_easy_setopt(req->easy, CURLOPT_CONNECT_TO, req->connect_to);
+    r = 0;
+out:
+    free(entry);
+    curl_free(host);
+    curl_free(port);
+    curl_free(renamed);
+    curl_url_cleanup(u);
+    return r;
+}
+
 static int curl_start(struct http_request *req, const struct http_request_spec *spec)
 {
     struct http_client *hc = req->hc;
@@ -398,6 +430,8 @@ static int curl_start(struct http_request *req, const struct http_request_spec *
         curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
     }
     setup_tls(hc, easy);
+    if (hc->server_name && set_server_name(req, spec->url, hc->server_name) < 0)
+        return -EINVAL;
     return curl_multi_add_handle(hc->multi, easy) == CURLM_OK ? 0 : -EIO;
 }
 
@@ -609,6 +643,7 @@ static void client_free(struct http_client *hc)
     free(hc->cert_file);
     free(hc->key_file);
     free(hc->proxy);
+    free(hc->server_name);
     buf_done(&hc->ca_pem);
     buf_done(&hc->cert_pem);
     buf_done(&hc->key_pem);
@@ -679,6 +714,7 @@ static void copy_tls(struct http_client *hc, const struct http_tls *tls)
     hc->cert_file = dup_or_null(tls->cert_file);
     hc->key_file = dup_or_null(tls->key_file);
     hc->proxy = dup_or_null(tls->proxy);
+    hc->server_name = dup_or_null(tls->server_name);
     if (tls->ca_pem)
         (void)buf_append(&hc->ca_pem, tls->ca_pem, tls->ca_pem_len);
     if (tls->cert_pem)

@@ -33,6 +33,9 @@ struct http_tls {
     const void *key_pem;
     size_t key_pem_len;
     const char *proxy; /* NULL: curl's defaults (https_proxy and no_proxy from the env) */
+    /* Verify (and send as SNI and Host) this name instead of the URL's host, still connecting
+     * to the URL's address: kubeconfig's tls-server-name. NULL: the URL's host. */
+    const char *server_name;
 };
 
 /*

@@ -891,6 +891,7 @@ int kube_client_new(uv_loop_t *loop, const struct kube_config *config,
         .key_pem = config->client_key_data.data,
         .key_pem_len = config->client_key_data.len,
         .proxy = config->proxy_url,
+        .server_name = config->tls_server_name,
     };
     struct http_client *http = NULL;
     int r = check_server(config, reterr_msg);

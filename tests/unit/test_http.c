@@ -292,6 +292,7 @@ struct server {
     int port;
     const char *response; /* written once the request head has arrived; NULL: never answer */
     int accepted;
+    char head[2048]; /* the last request head received */
 };
 
 struct conn {
@@ -334,6 +335,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             uv_close((uv_handle_t *)s, on_conn_closed);
         return;
     }
+    if (strstr(buf_str(&c->in), "\r\n\r\n"))
+        snprintf(c->srv->head, sizeof(c->srv->head), "%s", buf_str(&c->in));
     if (c->srv->response && strstr(buf_str(&c->in), "\r\n\r\n")) {
         uv_buf_t out =
             uv_buf_init((char *)(uintptr_t)c->srv->response, (unsigned)strlen(c->srv->response));
@@ -493,6 +496,47 @@ static void test_http_curl_silent_server_times_out_then_close_is_clean(void **st
     result_done(&pending);
 }
 
+static void test_http_curl_server_name_connects_to_url_host(void **state)
+{
+    struct server srv = {.response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                     "Connection: close\r\n\r\n{}"};
+    const struct http_tls tls = {.server_name = "kubernetes.default.svc"};
+    static const char *const hdrs[] = {"Authorization: Bearer zzz", NULL};
+    struct http_client *hc = NULL;
+    struct result res;
+    uv_loop_t loop;
+    char *url, *want_host;
+
+    result_init(&res);
+    uv_loop_init(&loop);
+    server_start(&loop, &srv);
+    url = xasprintf("http://127.0.0.1:%d/version", srv.port);
+    want_host = xasprintf("Host: kubernetes.default.svc:%d\r\n", srv.port);
+    assert_int_equal(http_client_new(&loop, &tls, &hc), 0);
+    {
+        struct http_request_spec spec = {
+            .method = "GET", .url = url, .headers = hdrs, .timeout_ms = 5000};
+
+        assert_int_equal(http_request_start(hc, &spec, on_done, &res, NULL), 0);
+    }
+    while (res.calls == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(res.rc, 0);
+    assert_int_equal(res.status, 200);
+    assert_non_null(strstr(srv.head, "GET /version HTTP/1.1\r\n"));
+    if (!strstr(srv.head, want_host))
+        fail_msg("request head lacks '%s': %s", want_host, srv.head);
+    assert_non_null(strstr(srv.head, "Authorization: Bearer zzz\r\n"));
+    http_client_close(hc, NULL, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    server_stop(&loop, &srv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(url);
+    free(want_host);
+    result_done(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_http_curl_get_buffers_body_and_status),
         cmocka_unit_test(test_http_curl_streams_chunked_body),
         cmocka_unit_test(test_http_curl_silent_server_times_out_then_close_is_clean),
+        cmocka_unit_test(test_http_curl_server_name_connects_to_url_host),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
