@@ -3,9 +3,9 @@
 /*
  * The Pod planner: TaskRun + resolved TaskSpec -> Pod JSON, following Tekton v1.15.0's pod
  * builder (workspaces, stepTemplate merge, scripts, entrypoint args, mounts, volumes, pod
- * template, credential secrets). Leaves out, on purpose: LimitRange and
- * default-container-resource-requirements defaulting, TaskRun-level computeResources, native
- * Kubernetes sidecars, sidecar-logs results, debug and Windows scripts.
+ * template, credential secrets, default container resources). Leaves out, on purpose:
+ * LimitRange defaulting and TaskRun-level computeResources (both need quantity arithmetic),
+ * native Kubernetes sidecars, sidecar-logs results, debug and Windows scripts.
  */
 
 #include <errno.h>
@@ -1420,6 +1420,47 @@ int podspec_timeout_ns(const json_t *taskrun, int64_t default_timeout_minutes, i
     return 0;
 }
 
+/* §11.2: the most specific default-container-resource-requirements entry for 'name' */
+static const json_t *default_resources_for(const json_t *defaults, const char *name)
+{
+    const json_t *best = json_object_get(defaults, name);
+    const char *best_key = NULL;
+    const char *key;
+    json_t *v;
+
+    if (best)
+        return best;
+    /* the alphabetically first matching prefix, so the choice never depends on map order */
+    json_object_foreach(unconst(defaults), key, v) {
+        size_t plen;
+
+        if (strncmp(key, "prefix-", 7) != 0)
+            continue;
+        plen = strlen(key + 7);
+        if (strncmp(name, key + 7, plen) == 0 && name[plen] == '-' &&
+            (!best_key || strcmp(key, best_key) < 0)) {
+            best = v;
+            best_key = key;
+        }
+    }
+    return best ? best : json_object_get(defaults, "default");
+}
+
+static void apply_default_resources(const json_t *defaults, json_t *containers, bool internal)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(containers, i, c) {
+        const char *name = str_at(c, "name");
+        const json_t *d = name ? default_resources_for(defaults, name) : NULL;
+
+        if (!json_is_object(d) || (!internal && nonempty_object(json_object_get(c, "resources"))))
+            continue;
+        json_object_set_new(c, "resources", json_deep_copy(d));
+    }
+}
+
 static json_t *owner_reference(const char *name, const char *uid)
 {
     return json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", "tekton.dev/v1", "kind",
@@ -1645,6 +1686,10 @@ int podspec_build(const json_t *taskrun, const json_t *taskspec, const struct po
                         json_integer(timeout_ns == 0
                                          ? MAX_DEADLINE
                                          : (json_int_t)((double)timeout_ns / 1e9 * 1.5)));
+    if (nonempty_object(opts->default_container_resources)) {
+        apply_default_resources(opts->default_container_resources, init_containers, true);
+        apply_default_resources(opts->default_container_resources, containers, false);
+    }
     json_object_set_new(spec, "initContainers", init_containers);
     init_containers = NULL;
     json_object_set_new(spec, "containers", containers);

@@ -47,6 +47,12 @@ struct podspec_options {
     const json_t *credential_secrets;
     /* config-defaults default-pod-template as JSON (a Pod template object), or NULL */
     const json_t *default_pod_template;
+    /*
+     * config-defaults default-container-resource-requirements as JSON: container name,
+     * "prefix-<p>" (names starting with "<p>-") or "default" -> ResourceRequirements. The most
+     * specific entry wins; user containers take it only when they set no resources. NULL: none.
+     */
+    const json_t *default_container_resources;
     /* config-defaults default-forbidden-env as a JSON array of names, or NULL */
     const json_t *forbidden_env;
     /*

@@ -1060,6 +1060,51 @@ static void test_podspec_credential_secrets_become_flags_volumes_and_mounts(void
     json_decref(tr);
 }
 
+static void test_podspec_default_container_resources_most_specific_wins(void **state)
+{
+    json_t *tr = J(TR(""));
+    json_t *ts = J("{\"steps\":[{\"name\":\"a\",\"image\":\"i\",\"command\":[\"c\"]},"
+                   "{\"name\":\"b\",\"image\":\"i\",\"command\":[\"c\"],\"computeResources\":"
+                   "{\"limits\":{\"cpu\":\"3\"}}},{\"name\":\"exact\",\"image\":\"i\","
+                   "\"command\":[\"c\"]}],\"sidecars\":[{\"name\":\"s\",\"image\":\"x\"}]}");
+    json_t *defaults = J("{\"default\":{\"requests\":{\"cpu\":\"1m\"}},"
+                         "\"prefix-step\":{\"requests\":{\"cpu\":\"2m\"}},"
+                         "\"step-exact\":{\"requests\":{\"cpu\":\"3m\"}},"
+                         "\"prepare\":{\"limits\":{\"memory\":\"64Mi\"}}}");
+    static const struct {
+        const char *container;
+        const char *want; /* resources JSON */
+    } cases[] = {
+        {"step-a", "{\"requests\":{\"cpu\":\"2m\"}}"},
+        {"step-b", "{\"limits\":{\"cpu\":\"3\"}}"}, /* has its own: untouched */
+        {"step-exact", "{\"requests\":{\"cpu\":\"3m\"}}"},
+        {"sidecar-s", "{\"requests\":{\"cpu\":\"1m\"}}"},
+    };
+    struct podspec_options o = default_options();
+    json_t *pod;
+    json_t *want_prepare = J("{\"limits\":{\"memory\":\"64Mi\"}}");
+
+    o.default_container_resources = defaults;
+    pod = build_ok(tr, ts, &o);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *want = J(cases[i].want);
+
+        assert_json_equal_msg(json_object_get(container(pod, cases[i].container), "resources"),
+                              want, cases[i].container);
+        json_decref(want);
+    }
+    assert_json_equal_msg(
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(pod, "spec"), "initContainers"), 0),
+            "resources"),
+        want_prepare, "prepare");
+    json_decref(want_prepare);
+    json_decref(pod);
+    json_decref(defaults);
+    json_decref(ts);
+    json_decref(tr);
+}
+
 static void test_podspec_hostile_shapes_never_crash(void **state)
 {
     static const struct {
@@ -1159,6 +1204,7 @@ int main(void)
         cmocka_unit_test(test_podspec_keep_pod_on_cancel_mounts_downward_everywhere),
         cmocka_unit_test(test_podspec_user_mount_at_workspace_replaces_implicit),
         cmocka_unit_test(test_podspec_credential_secrets_become_flags_volumes_and_mounts),
+        cmocka_unit_test(test_podspec_default_container_resources_most_specific_wins),
         cmocka_unit_test(test_podspec_hostile_shapes_never_crash),
     };
 
