@@ -931,12 +931,83 @@ static void pending_condition(struct plan_ctx *c, const json_t *pod)
     free(msg);
 }
 
-/* §7.1.3 step 7: results whose decoded type differs from the declaration fail the run */
+/* ' "<name>": task result is expected to be "<want>" type but was initialized to ...' */
+static json_t *mismatch_text(const char *name, const char *want, const char *got)
+{
+    char *text = fmt(" \"%s\": task result is expected to be \"%s\" type but was initialized "
+                     "to a different type \"%s\"",
+                     name ? name : "", want, got ? got : "");
+    json_t *s = json_string(text);
+
+    free(text);
+    return s;
+}
+
+static int compare_cstrings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 'parts' sorted and joined with 'sep'; a new string */
+static char *join_sorted(json_t *parts, const char *sep)
+{
+    size_t n = json_array_size(parts);
+    const char **list = xcalloc(n + 1, sizeof(*list));
+    char *out = xstrdup("");
+
+    for (size_t i = 0; i < n; i++)
+        list[i] = json_string_value(json_array_get(parts, i));
+    qsort(list, n, sizeof(*list), compare_cstrings);
+    for (size_t i = 0; i < n; i++) {
+        char *next = fmt("%s%s%s", out, i > 0 ? sep : "", list[i]);
+
+        free(out);
+        out = next;
+    }
+    free(list);
+    return out;
+}
+
+/* "name:[k1 k2]" when a declared object result lacks property keys, else NULL */
+static char *missing_keys(const json_t *declared, const json_t *result)
+{
+    const json_t *decl = NULL;
+    const json_t *value = json_object_get(result, "value");
+    json_t *missing = json_array();
+    size_t i;
+    const json_t *d;
+    const char *key;
+    json_t *v;
+    char *keys;
+    char *out = NULL;
+
+    json_array_foreach(declared, i, d) {
+        if (str_is(str_at(d, "name"), str_at(result, "name")))
+            decl = d;
+    }
+    json_object_foreach(json_object_get(decl, "properties"), key, v) {
+        if (!json_object_get(value, key))
+            json_array_append_new(missing, json_string(key));
+    }
+    if (json_array_size(missing) > 0) {
+        keys = join_sorted(missing, " ");
+        out = fmt("%s:[%s]", str_at(result, "name"), keys);
+        free(keys);
+    }
+    json_decref(missing);
+    return out;
+}
+
+/*
+ * §7.1.3 step 7: results whose decoded type differs from the declaration are dropped and fail
+ * the run; so do object results that lack declared properties.
+ */
 static void validate_results(struct plan_ctx *c)
 {
     json_t *results = json_object_get(c->st, "results");
     const json_t *declared = json_object_get(c->taskspec, "results");
-    char *mismatch = NULL;
+    json_t *mismatches = json_array();
+    json_t *lacking = json_array();
     size_t i = 0;
 
     while (i < json_array_size(results)) {
@@ -945,28 +1016,42 @@ static void validate_results(struct plan_ctx *c)
         const char *got = str_at(r, "type");
 
         if (want && !str_is(want, got)) {
-            char *part = fmt("%s \"%s\": task result is expected to be \"%s\" type but was "
-                             "initialized to a different type \"%s\"",
-                             mismatch ? mismatch : "", str_at(r, "name"), want, got);
-
-            free(mismatch);
-            mismatch = part;
+            json_array_append_new(mismatches, mismatch_text(str_at(r, "name"), want, got));
             json_array_remove(results, i);
             continue;
         }
+        if (str_is(got, "object")) {
+            char *m = missing_keys(declared, r);
+
+            if (m)
+                json_array_append_new(lacking, json_string(m));
+            free(m);
+        }
         i++;
     }
-    if (mismatch) {
+    if (json_array_size(mismatches) > 0) {
+        char *joined = join_sorted(mismatches, ",");
         char *msg = fmt("[User error] Provided results don't match declared results; may be "
                         "invalid JSON or missing result declaration: %s",
-                        mismatch);
+                        joined);
 
         set_condition(c, "False", "TaskRunValidationFailed", msg);
         free(msg);
+        free(joined);
+    } else if (json_array_size(lacking) > 0) {
+        char *joined = join_sorted(lacking, " ");
+        char *msg = fmt("[User error] missing keys for these results which are required in "
+                        "TaskResult's properties map[%s]",
+                        joined);
+
+        set_condition(c, "False", "TaskRunValidationFailed", msg);
+        free(msg);
+        free(joined);
     }
     if (json_array_size(results) == 0)
         json_object_del(c->st, "results");
-    free(mismatch);
+    json_decref(lacking);
+    json_decref(mismatches);
 }
 
 static void convert_pod(struct plan_ctx *c, const json_t *pod)

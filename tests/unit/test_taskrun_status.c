@@ -405,6 +405,26 @@ static void test_taskrun_status_result_type_mismatch_fails_validation(void **sta
     taskrun_status_plan_done(&p);
 }
 
+static void test_taskrun_status_object_result_missing_keys_fails_validation(void **state)
+{
+#define MSG_OBJ                                                                                    \
+    "\"[{\\\"key\\\":\\\"obj\\\",\\\"value\\\":\\\"{\\\\\\\"other\\\\\\\":\\\\\\\"v\\\\\\\"}\\\"," \
+    "\\\"type\\\":1}]\""
+    struct taskrun_status_options o = default_options();
+    struct taskrun_status_plan p = {0};
+
+    plan(TR_RUNNING,
+         POD("Succeeded",
+             TERM("step-a", 0, "Completed", MSG_OBJ) "," TERM("step-b", 0, "Completed", "\"\""),
+             ""),
+         &o, NOW, &p);
+    assert_string_equal(str_at(cond(&p), "reason"), "TaskRunValidationFailed");
+    assert_string_equal(str_at(cond(&p), "message"),
+                        "[User error] missing keys for these results which are required in "
+                        "TaskResult's properties map[obj:[k]]");
+    taskrun_status_plan_done(&p);
+}
+
 static void test_taskrun_status_malformed_and_oversized_messages_lose_results(void **state)
 {
     static const struct {
@@ -915,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_taskrun_status_results_typed_and_deduplicated),
         cmocka_unit_test(test_taskrun_status_results_only_when_done),
         cmocka_unit_test(test_taskrun_status_result_type_mismatch_fails_validation),
+        cmocka_unit_test(test_taskrun_status_object_result_missing_keys_fails_validation),
         cmocka_unit_test(test_taskrun_status_malformed_and_oversized_messages_lose_results),
         cmocka_unit_test(test_taskrun_status_termination_reason_table),
         cmocka_unit_test(test_taskrun_status_new_run_starts_and_asks_for_its_pod),
