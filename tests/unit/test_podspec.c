@@ -789,6 +789,81 @@ static void test_podspec_sidecars_get_workspace_but_no_internal_mounts(void **st
     json_decref(tr);
 }
 
+static void test_podspec_workspace_binding_types_table(void **state)
+{
+    static const struct {
+        const char *binding; /* the source member of the binding */
+        const char *want;    /* the Pod volume, without its name */
+    } cases[] = {
+        {"\"emptyDir\":{\"medium\":\"Memory\"}", "{\"emptyDir\":{\"medium\":\"Memory\"}}"},
+        {"\"persistentVolumeClaim\":{\"claimName\":\"c\",\"readOnly\":true}",
+         "{\"persistentVolumeClaim\":{\"claimName\":\"c\",\"readOnly\":true}}"},
+        {"\"configMap\":{\"name\":\"cm\",\"items\":[{\"key\":\"k\",\"path\":\"p\"}]}",
+         "{\"configMap\":{\"name\":\"cm\",\"items\":[{\"key\":\"k\",\"path\":\"p\"}]}}"},
+        {"\"secret\":{\"secretName\":\"s\",\"defaultMode\":256}",
+         "{\"secret\":{\"secretName\":\"s\",\"defaultMode\":256}}"},
+        {"\"projected\":{\"sources\":[{\"configMap\":{\"name\":\"a\"}}]}",
+         "{\"projected\":{\"sources\":[{\"configMap\":{\"name\":\"a\"}}]}}"},
+        {"\"csi\":{\"driver\":\"secrets-store.csi.k8s.io\",\"readOnly\":true}",
+         "{\"csi\":{\"driver\":\"secrets-store.csi.k8s.io\",\"readOnly\":true}}"},
+        {"\"volumeClaimTemplate\":{\"metadata\":{\"name\":\"data\"},\"spec\":{}}",
+         NULL /* checked below: claim named by podspec_build_pvcs */},
+    };
+    struct podspec_options o = default_options();
+    char *vol_name = childname_fnv("ws-", "w", 5);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *tr_text = NULL;
+        json_t *tr;
+        json_t *ts =
+            J("{\"workspaces\":[{\"name\":\"w\",\"mountPath\":\"/data\",\"readOnly\":true}],"
+              "\"steps\":[{\"image\":\"i\",\"command\":[\"c\"]}]}");
+        json_t *pod;
+        const json_t *vols;
+        json_t *vol;
+        json_t *want;
+        const json_t *m0;
+
+        if (asprintf(&tr_text, TR("\"workspaces\":[{\"name\":\"w\",%s}]"), cases[i].binding) < 0)
+            fail();
+        tr = J(tr_text);
+        pod = build_ok(tr, ts, &o);
+        vols = json_object_get(json_object_get(pod, "spec"), "volumes");
+        vol = json_deep_copy(json_array_get(vols, json_array_size(vols) - 1));
+        assert_string_equal(json_string_value(json_object_get(vol, "name")), vol_name);
+        json_object_del(vol, "name");
+        if (cases[i].want) {
+            want = J(cases[i].want);
+        } else {
+            json_t *pvcs = NULL;
+            char *msg = NULL;
+
+            assert_int_equal(podspec_build_pvcs(tr, &pvcs, &msg), 0);
+            want = json_pack(
+                "{s:{s:O}}", "persistentVolumeClaim", "claimName",
+                json_object_get(json_object_get(json_array_get(pvcs, 0), "metadata"), "name"));
+            assert_int_equal(
+                strncmp(json_string_value(json_object_get(
+                            json_object_get(json_array_get(pvcs, 0), "metadata"), "name")),
+                        "data-", 5),
+                0);
+            json_decref(pvcs);
+        }
+        assert_json_equal_msg(vol, want, cases[i].binding);
+        /* the declaration's mountPath and readOnly reach the step */
+        m0 = json_array_get(json_object_get(container(pod, "step-unnamed-0"), "volumeMounts"), 0);
+        assert_string_equal(json_string_value(json_object_get(m0, "mountPath")), "/data");
+        assert_true(json_is_true(json_object_get(m0, "readOnly")));
+        json_decref(want);
+        json_decref(vol);
+        json_decref(pod);
+        json_decref(ts);
+        json_decref(tr);
+        free(tr_text);
+    }
+    free(vol_name);
+}
+
 static void test_podspec_isolated_workspace_and_shared_claim(void **state)
 {
     json_t *tr = J(TR("\"workspaces\":[{\"name\":\"a\",\"persistentVolumeClaim\":{\"claimName\":"
@@ -1197,6 +1272,7 @@ int main(void)
         cmocka_unit_test(test_podspec_invalid_on_error_and_timeout_are_einval),
         cmocka_unit_test(test_podspec_workdir_list_rule),
         cmocka_unit_test(test_podspec_sidecars_get_workspace_but_no_internal_mounts),
+        cmocka_unit_test(test_podspec_workspace_binding_types_table),
         cmocka_unit_test(test_podspec_isolated_workspace_and_shared_claim),
         cmocka_unit_test(test_podspec_pod_template_default_merge_and_env),
         cmocka_unit_test(test_podspec_metadata_retry_name_and_affinity_assistant),
