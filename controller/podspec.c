@@ -235,6 +235,12 @@ static bool array_has_string(const json_t *arr, const char *s)
     return false;
 }
 
+/* qsort comparator for an array of C strings */
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* ---- strategic merge (Kubernetes semantics for Container, template as base) ---- */
 
 /* Recursive object merge: 'patch' wins, nested objects merge, null deletes. New reference. */
@@ -685,9 +691,12 @@ static void script_suffix(const char *uid, const char *kind, size_t index, char 
     childname_md5_hex(seed, strlen(seed), hex);
     free(seed);
     for (int i = 0; i < 5; i++) {
-        unsigned v = (unsigned)strtoul((char[]){hex[2 * i], hex[2 * i + 1], '\0'}, NULL, 16);
+        /* one md5 byte (two hex digits) per character */
+        unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10);
+        unsigned lo =
+            (unsigned)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10);
 
-        out[i] = SCRIPT_ALPHABET[v % (sizeof(SCRIPT_ALPHABET) - 1)];
+        out[i] = SCRIPT_ALPHABET[(hi * 16 + lo) % (sizeof(SCRIPT_ALPHABET) - 1)];
     }
     out[5] = '\0';
 }
@@ -794,8 +803,6 @@ static void note_missing(struct build *b, const char *image)
 }
 
 /* ---- credentials (§10) ---- */
-
-static int compare_strings(const void *a, const void *b);
 
 /* Values of the annotations whose key starts with 'prefix', sorted (Tekton sorts by value). */
 static json_t *annotation_values(const json_t *secret, const char *prefix)
@@ -1281,11 +1288,6 @@ static json_t *restricted_security_context(const struct build *b)
     if (b->opts->set_security_context_read_only_root_filesystem)
         json_object_set_new(sc, "readOnlyRootFilesystem", json_true());
     return sc;
-}
-
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static json_t *build_prepare(struct build *b, const json_t *steps)

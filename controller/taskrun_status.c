@@ -16,6 +16,7 @@
 
 #include "controller/childname.h"
 #include "controller/goduration.h"
+#include "controller/podspec.h"
 #include "lib/xalloc.h"
 
 /* termination message entry types (§7.1.2) */
@@ -1220,19 +1221,6 @@ static void start_attempt(struct plan_ctx *c)
     }
 }
 
-static int effective_timeout(const json_t *taskrun, int64_t default_minutes, int64_t *ret_ns)
-{
-    const json_t *t = json_object_get(json_object_get(taskrun, "spec"), "timeout");
-
-    if (!t || json_is_null(t)) {
-        *ret_ns = default_minutes * 60 * 1000000000LL;
-        return 0;
-    }
-    if (!json_is_string(t) || goduration_parse(json_string_value(t), ret_ns) < 0 || *ret_ns < 0)
-        return -EINVAL;
-    return 0;
-}
-
 /* steps of the plan after start; returns when the status is decided for this pass */
 static void plan_attempt(struct plan_ctx *c, int64_t timeout_ns)
 {
@@ -1339,7 +1327,7 @@ int taskrun_status_plan(const struct taskrun_status_input *in,
 
     if (!str_at(c.st, "startTime") && !str_is(spec_status, "TaskRunPending"))
         start_attempt(&c);
-    if (effective_timeout(tr, opts->default_timeout_minutes, &timeout_ns) < 0) {
+    if (podspec_timeout_ns(tr, opts->default_timeout_minutes, &timeout_ns) < 0) {
         char *msg = fmt("[User error] invalid spec.timeout of TaskRun \"%s\"", c.name);
 
         fail_run(&c, "TaskRunValidationFailed", msg);
