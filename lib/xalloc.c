@@ -60,7 +60,10 @@ char *xstrdup(const char *s)
 
 char *xstrndup(const char *s, size_t len)
 {
-    char *p = xmalloc(len + 1);
+    char *p;
+
+    len = strnlen(s, len); /* like strndup: stop at the end of a shorter string */
+    p = xmalloc(len + 1);
 
     memcpy(p, s, len);
     p[len] = '\0';

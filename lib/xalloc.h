@@ -11,6 +11,7 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
+/* Copies at most 'len' bytes of 's', stopping early at its end, as strndup does. */
 char *xstrndup(const char *s, size_t len);
 
 /* Returns a new string formatted like printf; the caller frees it. */
