@@ -23,6 +23,8 @@ enum flag_id {
     F_RENEW_DEADLINE,
     F_RETRY_PERIOD,
     F_LOG_LEVEL,
+    F_ENTRYPOINT_IMAGE,
+    F_SYSTEM_NAMESPACE,
     F_VERSION,
     F_HELP,
 };
@@ -49,6 +51,8 @@ static const struct flag {
     {"renew-deadline", F_RENEW_DEADLINE, ARG_REQUIRED, NULL},
     {"retry-period", F_RETRY_PERIOD, ARG_REQUIRED, NULL},
     {"log-level", F_LOG_LEVEL, ARG_REQUIRED, "TEKTITE_LOG_LEVEL"},
+    {"entrypoint-image", F_ENTRYPOINT_IMAGE, ARG_REQUIRED, "TEKTITE_ENTRYPOINT_IMAGE"},
+    {"system-namespace", F_SYSTEM_NAMESPACE, ARG_REQUIRED, "SYSTEM_NAMESPACE"},
     {"version", F_VERSION, ARG_NONE, NULL},
     {"help", F_HELP, ARG_NONE, NULL},
 };
@@ -73,6 +77,9 @@ static const char usage[] =
     "  --retry-period D        (default 2s)\n"
     "  --log-level LEVEL       debug, info, warn or error (default: info; "
     "$TEKTITE_LOG_LEVEL)\n"
+    "  --entrypoint-image REF  image of the in-Pod entrypoint ($TEKTITE_ENTRYPOINT_IMAGE)\n"
+    "  --system-namespace NS   where config-defaults and feature-flags live (default:\n"
+    "                          tekton-pipelines; $SYSTEM_NAMESPACE)\n"
     "  --version               print the version and exit\n"
     "  -h, --help              print this help and exit\n";
 
@@ -191,6 +198,18 @@ static int apply(struct config *c, const struct flag *f, const char *v, bool fro
         if (log_level_parse(v, &c->log_level) < 0)
             expected = "debug, info, warn or error";
         break;
+    case F_ENTRYPOINT_IMAGE:
+        if (!*v)
+            expected = "an image reference";
+        else
+            set_str(&c->entrypoint_image, v);
+        break;
+    case F_SYSTEM_NAMESPACE:
+        if (!is_dns_name(v, false))
+            expected = "a namespace (lower-case letters, digits, '-')";
+        else
+            set_str(&c->system_namespace, v);
+        break;
     case F_VERSION:
         c->action = CONFIG_VERSION;
         break;
@@ -298,6 +317,8 @@ int config_parse(int argc, char *const argv[], config_getenv_cb *getenv_cb,
 
     c->action = CONFIG_RUN;
     c->lease_name = xstrdup("tektite-controller");
+    c->system_namespace = xstrdup("tekton-pipelines");
+    c->entrypoint_image = xstrdup(DEFAULT_ENTRYPOINT_IMAGE);
     c->lease_duration_ms = 15000;
     c->renew_deadline_ms = 10000;
     c->retry_period_ms = 2000;
@@ -331,5 +352,7 @@ void config_free(struct config *config)
     free(config->lease_name);
     free(config->lease_namespace);
     free(config->identity);
+    free(config->entrypoint_image);
+    free(config->system_namespace);
     free(config);
 }

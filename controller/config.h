@@ -16,6 +16,8 @@
  *   --lease-name NAME, --lease-namespace NS ($POD_NAMESPACE),
  *   --lease-duration D, --renew-deadline D, --retry-period D  (Go durations: 15s, 500ms)
  *   --log-level LEVEL      ($TEKTITE_LOG_LEVEL; debug, info, warn, error)
+ *   --entrypoint-image REF ($TEKTITE_ENTRYPOINT_IMAGE)
+ *   --system-namespace NS  ($SYSTEM_NAMESPACE; default tekton-pipelines)
  *   --version, --help (-h)
  */
 
@@ -38,7 +40,12 @@ struct config {
     uint64_t renew_deadline_ms;
     uint64_t retry_period_ms;
     enum log_level log_level;
+    char *entrypoint_image; /* never NULL; DEFAULT_ENTRYPOINT_IMAGE unless set */
+    char *system_namespace; /* never NULL; "tekton-pipelines" unless set */
 };
+
+/* Where `make deploy` pushes the entrypoint image; tests pass the digest they pushed. */
+#define DEFAULT_ENTRYPOINT_IMAGE "127.0.0.1:5000/tektite/entrypoint:latest"
 
 /* Look up an environment variable; getenv() in production, a table in tests. */
 typedef const char *config_getenv_cb(const char *name);

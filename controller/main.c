@@ -1,8 +1,8 @@
 /*
  * tektite-controller: argv/env -> config -> loop -> exit code. Wires the API client, the
- * TaskRun, PipelineRun and Pod informers, optional leader election and signal handling onto
- * one libuv loop, and logs what the informers see. Reconcilers plug in here later; this file
- * holds no Tekton logic.
+ * TaskRun reconciler, a PipelineRun informer that logs what it sees (until the PipelineRun
+ * reconciler lands), optional leader election and signal handling onto one libuv loop. This
+ * file holds no Tekton logic.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "controller/config.h"
+#include "controller/taskrun.h"
 #include "lib/informer.h"
 #include "lib/kube.h"
 #include "lib/kubeconfig.h"
@@ -23,10 +24,7 @@
 
 #define LOG_MODULE "main"
 
-/* Pods we care about carry this label (its value is configurable in Tekton). */
-#define POD_SELECTOR "labelSelector=app.kubernetes.io%2Fmanaged-by"
-
-enum { INF_TASKRUNS, INF_PIPELINERUNS, INF_PODS, NINFORMERS };
+enum { INF_PIPELINERUNS, NINFORMERS };
 
 static const struct {
     const char *kind;
@@ -34,9 +32,7 @@ static const struct {
     const char *resource;
     const char *query;
 } watched[NINFORMERS] = {
-    [INF_TASKRUNS] = {"TaskRun", "/apis/tekton.dev/v1", "taskruns", NULL},
     [INF_PIPELINERUNS] = {"PipelineRun", "/apis/tekton.dev/v1", "pipelineruns", NULL},
-    [INF_PODS] = {"Pod", "/api/v1", "pods", POD_SELECTOR},
 };
 
 static const struct informer_ops kube_informer_ops = {kube_list, kube_watch_start, kube_watch_stop};
@@ -56,6 +52,7 @@ struct controller {
     struct informer *informers[NINFORMERS];
     struct watch watches[NINFORMERS];
     struct leader *leader;
+    struct taskrun_controller *taskruns;
     char *identity;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -137,6 +134,13 @@ static void on_leader_closed(void *ctx)
     close_client(ctl); /* the lease release needed the client until now */
 }
 
+static void on_taskruns_closed(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    ctl->taskruns = NULL;
+}
+
 static void on_informer_closed(void *ctx)
 {
     struct watch *w = ctx;
@@ -155,6 +159,8 @@ static void shutdown_controller(struct controller *ctl, int exit_code)
     for (int i = 0; i < NINFORMERS; i++)
         if (ctl->informers[i])
             informer_close(ctl->informers[i], on_informer_closed, &ctl->watches[i]);
+    if (ctl->taskruns)
+        taskrun_controller_close(ctl->taskruns, on_taskruns_closed, ctl);
     if (ctl->leader)
         leader_close(ctl->leader, on_leader_closed, ctl);
     else
@@ -194,9 +200,33 @@ static int start_informers(struct controller *ctl)
     return 0;
 }
 
+static int start_reconcilers(struct controller *ctl)
+{
+    struct taskrun_controller_options o = {
+        .ns = ctl->cfg->ns,
+        .system_namespace = ctl->cfg->system_namespace,
+        .entrypoint_image = ctl->cfg->entrypoint_image,
+        .release = TEKTITE_VERSION,
+    };
+    int r;
+
+    if (ctl->taskruns)
+        return 0;
+    r = taskrun_controller_new(ctl->loop, ctl->kc, &o, &ctl->taskruns);
+    if (r < 0)
+        return r;
+    return taskrun_controller_start(ctl->taskruns);
+}
+
 static void on_started_leading(void *ctx)
 {
+    struct controller *ctl = ctx;
+
     log_info("started leading", NULL);
+    if (!ctl->shutting_down && start_reconcilers(ctl) < 0) {
+        log_error("cannot start the reconcilers", NULL);
+        shutdown_controller(ctl, 1);
+    }
 }
 
 static void on_stopped_leading(void *ctx)
@@ -274,7 +304,9 @@ static void on_version(void *ctx, int rc, const json_t *obj, const struct kube_s
     log_info("connected", json_pack("{s:s, s:s*, s:s}", "server", ctl->kcfg->server, "version",
                                     json_string_value(json_object_get(obj, "gitVersion")),
                                     "namespace", ctl->cfg->ns ? ctl->cfg->ns : "(all)"));
-    if (start_informers(ctl) < 0 || (ctl->cfg->leader_elect && start_leader_election(ctl) < 0)) {
+    /* without leader election we act at once; with it, from on_started_leading */
+    if (start_informers(ctl) < 0 ||
+        (ctl->cfg->leader_elect ? start_leader_election(ctl) : start_reconcilers(ctl)) < 0) {
         log_error("cannot start the controller", NULL);
         shutdown_controller(ctl, 1);
     }

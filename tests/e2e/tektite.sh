@@ -1,0 +1,47 @@
+# Start tektite for e2e tests, sourced by test files: CRDs applied, the tekton-pipelines
+# namespace and its ConfigMaps created, the entrypoint image pushed to the local registry, and
+# the controller run on the host with the cluster's admin kubeconfig (until it is deployed in
+# the cluster). tektite_stop (trapped at exit) stops it and keeps its log.
+# Needs: KUBECTL, KUBECONFIG, REPO (from run.sh).
+
+TEKTITE_LOG=${TEKTITE_LOG:-${REPO}/build/e2e/tektite-controller.log}
+
+# tektite_configure KEY=VALUE...: write the feature-flags ConfigMap with these keys.
+tektite_feature_flags() {
+    local args=() kv
+    for kv in "$@"; do args+=(--from-literal="$kv"); done
+    "$KUBECTL" -n tekton-pipelines create configmap feature-flags "${args[@]}" \
+        --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+}
+
+tektite_start() {
+    local image
+    mkdir -p "$(dirname "$TEKTITE_LOG")"
+    "$KUBECTL" apply -f "$REPO/crds/" >/dev/null || return 1
+    "$KUBECTL" wait --for=condition=Established --timeout=60s crd/taskruns.tekton.dev \
+        crd/tasks.tekton.dev crd/pipelineruns.tekton.dev crd/pipelines.tekton.dev >/dev/null || return 1
+    "$KUBECTL" create namespace tekton-pipelines --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+    image=$("$REPO/hack/image-tektite.sh") || return 1
+    "$REPO/build/tektite-controller" --kubeconfig "$KUBECONFIG" --entrypoint-image "$image" \
+        --log-level "${TEKTITE_LOG_LEVEL:-info}" >"$TEKTITE_LOG" 2>&1 &
+    TEKTITE_PID=$!
+    trap tektite_stop EXIT
+    sleep 1
+    if ! kill -0 "$TEKTITE_PID" 2>/dev/null; then
+        echo "tektite-controller exited at start; its log:" >&2
+        tail -5 "$TEKTITE_LOG" >&2
+        return 1
+    fi
+}
+
+tektite_stop() {
+    [ -n "${TEKTITE_PID:-}" ] || return 0
+    kill -TERM "$TEKTITE_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$TEKTITE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$TEKTITE_PID" 2>/dev/null || true
+    if grep -q '"level":"error"' "$TEKTITE_LOG"; then
+        echo "tektite-controller logged errors (see $TEKTITE_LOG):" >&2
+        grep '"level":"error"' "$TEKTITE_LOG" | tail -3 >&2
+    fi
+    TEKTITE_PID=
+}
