@@ -1,11 +1,12 @@
 /* Unit tests for lib/buf: the ceiling, consume and take. */
-#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include <cmocka.h>
 
 #include "lib/buf.h"
 
