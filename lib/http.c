@@ -55,6 +55,7 @@ struct http_request {
     int abort_rc; /* why our write callback stopped the transfer */
     char *error;
     bool in_data_cb;
+    bool pending_add; /* curl transport: not yet handed to the multi handle */
     bool canceled;
     bool finished;
     struct fake_response *fake; /* fake transport: the response being delivered */
@@ -119,7 +120,7 @@ static void finish(struct http_request *req, int rc, const char *error)
      * easy handle leaves the multi handle when it is cleaned up. */
     if (req->in_data_cb)
         req->canceled = true;
-    else if (req->easy && hc->multi)
+    else if (req->easy && hc->multi && !req->pending_add)
         curl_multi_remove_handle(hc->multi, req->easy);
     if (hc->done_tail)
         hc->done_tail->done_next = req;
@@ -432,7 +433,25 @@ static int curl_start(struct http_request *req, const struct http_request_spec *
     setup_tls(hc, easy);
     if (hc->server_name && set_server_name(req, spec->url, hc->server_name) < 0)
         return -EINVAL;
-    return curl_multi_add_handle(hc->multi, easy) == CURLM_OK ? 0 : -EIO;
+    /* Added from the loop, not here: we may be inside one of curl's callbacks (a watch event
+     * handler starting a request), where curl refuses recursive calls. */
+    req->pending_add = true;
+    schedule(hc);
+    return 0;
+}
+
+static void add_pending(struct http_client *hc)
+{
+    struct http_request *req, *next;
+
+    for (req = hc->in_flight; req; req = next) {
+        next = req->next;
+        if (!req->pending_add)
+            continue;
+        req->pending_add = false;
+        if (curl_multi_add_handle(hc->multi, req->easy) != CURLM_OK)
+            finish(req, -EIO, "cannot add the transfer to curl");
+    }
 }
 
 /* ---- the fake transport ---- */
@@ -601,6 +620,8 @@ static void on_defer(uv_timer_t *timer)
             if (req->fake)
                 fake_deliver(req);
         }
+    } else if (hc->multi) {
+        add_pending(hc);
     }
     /* Callbacks may start or cancel requests; those land on the queue for the next round. */
     req = hc->done_head;

@@ -28,7 +28,13 @@ struct result {
     int stop_after_chunks; /* data callback returns -EPROTO after this many chunks */
     int chunks;
     struct http_request *cancel_in_data; /* cancel this from the data callback */
+    struct http_client *start_in_data;   /* start 'nested' from the data callback */
+    const struct http_request_spec *nested_spec;
+    struct result *nested;
+    int nested_rc;
 };
+
+static int on_data(void *ctx, const char *data, size_t len);
 
 static void on_done(void *ctx, int rc, const struct http_response *resp)
 {
@@ -48,6 +54,9 @@ static int on_data(void *ctx, const char *data, size_t len)
     struct result *res = ctx;
 
     res->chunks++;
+    if (res->start_in_data && res->chunks == 1)
+        res->nested_rc =
+            http_request_start(res->start_in_data, res->nested_spec, on_done, res->nested, NULL);
     if (res->cancel_in_data)
         http_request_cancel(res->cancel_in_data);
     if (res->stop_after_chunks && res->chunks >= res->stop_after_chunks)
@@ -456,6 +465,48 @@ static void test_http_curl_streams_chunked_body(void **state)
     result_done(&res);
 }
 
+static void test_http_curl_request_started_inside_data_callback_runs(void **state)
+{
+    struct server srv = {.response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                     "Connection: close\r\n\r\n"
+                                     "3\r\nabc\r\n0\r\n\r\n"};
+    struct http_client *hc = NULL;
+    struct result outer, inner;
+    uv_loop_t loop;
+    char *url;
+
+    result_init(&outer);
+    result_init(&inner);
+    uv_loop_init(&loop);
+    server_start(&loop, &srv);
+    url = xasprintf("http://127.0.0.1:%d/w", srv.port);
+    assert_int_equal(http_client_new(&loop, NULL, &hc), 0);
+    {
+        struct http_request_spec spec = {.method = "GET", .url = url, .data_cb = on_data};
+        struct http_request_spec plain = {.method = "GET", .url = url, .timeout_ms = 5000};
+
+        outer.start_in_data = hc;
+        outer.nested_spec = &plain;
+        outer.nested = &inner;
+        assert_int_equal(http_request_start(hc, &spec, on_done, &outer, NULL), 0);
+        while (outer.calls == 0 || inner.calls == 0)
+            uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(outer.nested_rc, 0);
+    assert_int_equal(outer.rc, 0);
+    assert_int_equal(inner.rc, 0);
+    assert_int_equal(inner.status, 200);
+    assert_string_equal(inner.body, "abc");
+    http_client_close(hc, NULL, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    server_stop(&loop, &srv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(url);
+    result_done(&outer);
+    result_done(&inner);
+}
+
 static void test_http_curl_silent_server_times_out_then_close_is_clean(void **state)
 {
     struct server srv = {.response = NULL};
@@ -549,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_http_redact_headers_hides_credentials_only),
         cmocka_unit_test(test_http_curl_get_buffers_body_and_status),
         cmocka_unit_test(test_http_curl_streams_chunked_body),
+        cmocka_unit_test(test_http_curl_request_started_inside_data_callback_runs),
         cmocka_unit_test(test_http_curl_silent_server_times_out_then_close_is_clean),
         cmocka_unit_test(test_http_curl_server_name_connects_to_url_host),
     };
