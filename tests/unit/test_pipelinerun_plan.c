@@ -1,0 +1,753 @@
+/*
+ * Unit tests for controller/pipelinerun_plan: multi-pass scenarios over upstream examples (plan,
+ * pretend the children ran, plan again until done), naming, skipping, finally, timeouts,
+ * cancellation and bad input with Tekton's reasons.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "controller/pipelinerun_plan.h"
+#include "controller/tekton_config.h"
+#include "lib/xalloc.h"
+
+#define FIXTURES "tests/unit/fixtures/pipelinerun/"
+#define T0       1800000000
+
+struct world {
+    json_t *pr;
+    json_t *pipeline;
+    json_t *tasks;    /* name -> Task */
+    json_t *taskruns; /* children */
+    struct tekton_config *cfg;
+    time_t now;
+};
+
+static void world_load(struct world *w, const char *file)
+{
+    char *path = xasprintf(FIXTURES "%s", file);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    const json_t *obj;
+    size_t i;
+
+    if (!root)
+        fail_msg("cannot load '%s': %s", path, err.text);
+    memset(w, 0, sizeof(*w));
+    w->tasks = json_object();
+    w->taskruns = json_array();
+    w->cfg = tekton_config_new_default();
+    w->now = T0;
+    json_array_foreach(json_object_get(root, "objects"), i, obj) {
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        const char *name =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+
+        if (strcmp(kind, "Task") == 0)
+            json_object_set(w->tasks, name, (json_t *)(uintptr_t)obj);
+        else if (strcmp(kind, "Pipeline") == 0)
+            w->pipeline = json_deep_copy(obj);
+        else if (strcmp(kind, "PipelineRun") == 0 && !w->pr)
+            w->pr = json_deep_copy(obj);
+    }
+    assert_non_null(w->pr);
+    json_t *meta = json_object_get(w->pr, "metadata");
+
+    if (!json_object_get(meta, "name"))
+        json_object_set_new(meta, "name", json_string("run"));
+    json_object_set_new(meta, "namespace", json_string("ns"));
+    json_object_set_new(meta, "uid", json_string("uid-1"));
+    json_decref(root);
+    free(path);
+}
+
+static void world_done(struct world *w)
+{
+    json_decref(w->pr);
+    json_decref(w->pipeline);
+    json_decref(w->tasks);
+    json_decref(w->taskruns);
+    tekton_config_free(w->cfg);
+}
+
+static int world_plan(struct world *w, struct pipelinerun_plan *plan)
+{
+    struct pipelinerun_plan_input in = {
+        .pipelinerun = w->pr,
+        .pipeline = w->pipeline,
+        .tasks = w->tasks,
+        .taskruns = w->taskruns,
+        .cfg = w->cfg,
+        .now = w->now,
+    };
+    int r = pipelinerun_plan(&in, plan);
+
+    if (r == 0)
+        json_object_set(w->pr, "status", plan->status);
+    return r;
+}
+
+/* A value of the declared result type, so consumers see something of the right shape. */
+static json_t *fake_result(const json_t *decl)
+{
+    const char *type = json_string_value(json_object_get(decl, "type"));
+    const json_t *props = json_object_get(decl, "properties");
+
+    if (type && strcmp(type, "array") == 0)
+        return json_pack("[s, s, s]", "x", "y", "z");
+    if ((type && strcmp(type, "object") == 0) || props) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+
+        json_object_foreach((json_t *)(uintptr_t)props, k, v) {
+            json_object_set_new(o, k, json_string("v"));
+        }
+        return o;
+    }
+    return json_string("1");
+}
+
+static const json_t *spec_of(const struct world *w, const json_t *tr)
+{
+    const json_t *spec = json_object_get(tr, "spec");
+    const char *ref = json_string_value(json_object_get(json_object_get(spec, "taskRef"), "name"));
+
+    if (ref)
+        return json_object_get(json_object_get(w->tasks, ref), "spec");
+    return json_object_get(spec, "taskSpec");
+}
+
+/* Mark a child finished with every declared result; 'status' "True" or "False". */
+static void finish(struct world *w, json_t *tr, const char *status, const char *reason)
+{
+    const json_t *decl;
+    json_t *results = json_array();
+    size_t i;
+
+    json_array_foreach(json_object_get(spec_of(w, tr), "results"), i, decl) {
+        json_array_append_new(results,
+                              json_pack("{s:O, s:o}", "name", json_object_get(decl, "name"),
+                                        "value", fake_result(decl)));
+    }
+    json_object_set_new(tr, "status",
+                        json_pack("{s:[{s:s, s:s, s:s}], s:o}", "conditions", "type", "Succeeded",
+                                  "status", status, "reason", reason, "results", results));
+}
+
+/* Run passes, finishing every created child successfully, until done. Returns the pass count. */
+static int run_to_completion(struct world *w, struct pipelinerun_plan *last)
+{
+    for (int pass = 1; pass <= 30; pass++) {
+        struct pipelinerun_plan plan;
+        json_t *tr;
+        size_t i;
+
+        assert_int_equal(world_plan(w, &plan), 0);
+        assert_int_equal(json_array_size(plan.missing_tasks), 0);
+        json_array_foreach(plan.create_taskruns, i, tr) {
+            json_t *copy = json_deep_copy(tr);
+
+            finish(w, copy, "True", "Succeeded");
+            json_array_append_new(w->taskruns, copy);
+        }
+        w->now += 10;
+        if (plan.done) {
+            *last = plan;
+            return pass;
+        }
+        pipelinerun_plan_done(&plan);
+    }
+    fail_msg("run did not finish in 30 passes");
+    return -1;
+}
+
+static const char *cond_field(const json_t *status, const char *field)
+{
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(status, "conditions"), 0), field));
+}
+
+static const json_t *created(const struct pipelinerun_plan *plan, const char *name)
+{
+    const json_t *tr;
+    size_t i;
+
+    json_array_foreach(plan->create_taskruns, i, tr) {
+        if (strcmp(json_string_value(json_object_get(json_object_get(tr, "metadata"), "name")),
+                   name) == 0)
+            return tr;
+    }
+    return NULL;
+}
+
+static const char *param_value(const json_t *tr, const char *name)
+{
+    const json_t *p;
+    size_t i;
+
+    json_array_foreach(json_object_get(json_object_get(tr, "spec"), "params"), i, p) {
+        if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+            return json_string_value(json_object_get(p, "value"));
+    }
+    return NULL;
+}
+
+static const json_t *result_named(const json_t *status, const char *name)
+{
+    const json_t *r;
+    size_t i;
+
+    json_array_foreach(json_object_get(status, "results"), i, r) {
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
+            return json_object_get(r, "value");
+    }
+    return NULL;
+}
+
+/* ---- scenarios over upstream examples ---- */
+
+static void test_plan_results_example_runs_in_dependency_order(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *tr;
+
+    world_load(&w, "pipelinerun-results.json");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_false(plan.done);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    tr = created(&plan, "sum-three-pipeline-run-first-add");
+    assert_non_null(tr);
+    assert_string_equal(param_value(tr, "first"), "2");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(tr, "metadata"), "labels"), "tekton.dev/pipeline")),
+        "sum-three-pipeline");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(tr, "metadata"), "labels"), "tekton.dev/memberOf")),
+        "tasks");
+    assert_true(json_is_true(json_object_get(
+        json_array_get(json_object_get(json_object_get(tr, "metadata"), "ownerReferences"), 0),
+        "controller")));
+    assert_string_equal(cond_field(plan.status, "reason"), "Running");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 0 (Failed: 0, Cancelled 0), Incomplete: 2, Skipped: 0");
+    assert_true(plan.requeue_after_ns > 0);
+    json_t *copy = json_deep_copy(tr);
+
+    finish(&w, copy, "True", "Succeeded");
+    json_array_append_new(w.taskruns, copy);
+    pipelinerun_plan_done(&plan);
+
+    assert_int_equal(world_plan(&w, &plan), 0);
+    tr = created(&plan, "sum-three-pipeline-run-second-add");
+    assert_non_null(tr);
+    assert_string_equal(param_value(tr, "first"), "1");
+    assert_string_equal(param_value(tr, "second"), "10");
+    pipelinerun_plan_done(&plan);
+
+    assert_int_equal(run_to_completion(&w, &plan), 2);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "Succeeded");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 0");
+    assert_string_equal(json_string_value(result_named(plan.status, "all-sum")), "1-1");
+    assert_non_null(json_object_get(plan.status, "completionTime"));
+    assert_int_equal(json_array_size(json_object_get(plan.status, "childReferences")), 2);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_upstream_examples_finish(void **state)
+{
+    static const struct {
+        const char *file;
+        const char *reason;
+    } cases[] = {
+        {"pipelinerun-with-params.json", "Succeeded"},
+        {"pipelinerun-task-execution-status.json", NULL},
+        {"pipelinerun-array-results-substitution.json", NULL},
+        {"workspace-from-volumeclaimtemplate.json", "Succeeded"},
+        {"propagating_params_with_scope_precedence.json", "Succeeded"},
+        {"pipeline-object-results.json", "Succeeded"},
+        {"pipelinerun-with-matrix-include.json", "Succeeded"},
+        {"ignore-task-error.json", NULL},
+        {"pipeline-with-when-expressions-using-array-results.json", NULL},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct world w;
+        struct pipelinerun_plan plan;
+        const char *reason;
+
+        world_load(&w, cases[i].file);
+        run_to_completion(&w, &plan);
+        reason = cond_field(plan.status, "reason");
+        if (cases[i].reason ? strcmp(reason, cases[i].reason) != 0
+                            : strcmp(reason, "Succeeded") != 0 && strcmp(reason, "Completed") != 0)
+            fail_msg("case '%s': reason %s: %s", cases[i].file, reason,
+                     cond_field(plan.status, "message"));
+        pipelinerun_plan_done(&plan);
+        world_done(&w);
+    }
+}
+
+/* ---- naming ---- */
+
+static void test_plan_child_name_table(void **state)
+{
+    static const struct {
+        const char *pr, *task;
+        size_t index, count;
+        const char *want;
+    } cases[] = {
+        {"pipeline-run", "task1", 0, 1, "pipeline-run-task1"},
+        {"pipeline-run", "task2-0123456789-0123456789-0123456789-0123456789-0123456789", 0, 1,
+         "pipeline-runee4a397d6eab67777d4e6f9991cd19e6-task2-0123456789-0"},
+        {"pipeline-run-0123456789-0123456789-0123456789-0123456789", "task3", 0, 1,
+         "pipeline-run-0123456789-0123456789-0123456789-0123456789-task3"},
+        {"pipeline-run-0123456789-0123456789-0123456789-0123456789",
+         "task2-0123456789-0123456789-0123456789-0123456789-0123456789", 0, 1,
+         "pipeline-run-0123456789-012345607ad8c7aac5873cdfabe472a68996b5c"},
+        {"pipeline-run", "task4", 3, 4, "pipeline-run-task4-3"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got =
+            pipelinerun_plan_child_name(cases[i].pr, cases[i].task, cases[i].index, cases[i].count);
+
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu: got '%s', want '%s'", i, got, cases[i].want);
+        free(got);
+    }
+}
+
+/* ---- inline scenarios ---- */
+
+static void world_inline(struct world *w, const char *spec_json)
+{
+    json_error_t err;
+    json_t *spec = json_loads(spec_json, 0, &err);
+
+    if (!spec)
+        fail_msg("bad test JSON: %s", err.text);
+    memset(w, 0, sizeof(*w));
+    w->tasks = json_object();
+    w->taskruns = json_array();
+    w->cfg = tekton_config_new_default();
+    w->now = T0;
+    w->pr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "apiVersion", "tekton.dev/v1", "kind",
+                      "PipelineRun", "metadata", "name", "pr", "namespace", "ns", "uid", "u1",
+                      "spec", spec);
+}
+
+#define ECHO_TASK "\"taskSpec\":{\"steps\":[{\"image\":\"alpine\",\"script\":\"true\"}]"
+
+static json_t *child(struct world *w, const char *name)
+{
+    const json_t *tr;
+    size_t i;
+
+    json_array_foreach(w->taskruns, i, tr) {
+        if (strcmp(json_string_value(json_object_get(json_object_get(tr, "metadata"), "name")),
+                   name) == 0)
+            return (json_t *)(uintptr_t)tr;
+    }
+    return NULL;
+}
+
+static void adopt(struct world *w, const struct pipelinerun_plan *plan)
+{
+    const json_t *tr;
+    size_t i;
+
+    json_array_foreach(plan->create_taskruns, i, tr) {
+        json_array_append_new(w->taskruns, json_deep_copy(tr));
+    }
+}
+
+static void test_plan_failed_task_stops_dag_and_runs_finally_with_status_vars(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *fin;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"a\"," ECHO_TASK "}},"
+                     "{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}],"
+                     "\"finally\":[{\"name\":\"f\",\"params\":["
+                     "{\"name\":\"s\",\"value\":\"$(tasks.a.status)/$(tasks.status)\"},"
+                     "{\"name\":\"r\",\"value\":\"$(tasks.a.reason)\"}]," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-a"), "False", "Failed");
+
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    fin = created(&plan, "pr-f");
+    assert_non_null(fin);
+    assert_string_equal(param_value(fin, "s"), "Failed/Failed");
+    assert_string_equal(param_value(fin, "r"), "Failed");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(plan.status, "skippedTasks"), 0), "reason")),
+        "PipelineRun was stopping");
+    assert_non_null(json_object_get(plan.status, "finallyStartTime"));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-f"), "True", "Succeeded");
+
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "status"), "False");
+    assert_string_equal(cond_field(plan.status, "reason"), "Failed");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 2 (Failed: 1, Cancelled 0), Skipped: 1");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_when_false_skips_only_its_task(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"params\":[{\"name\":\"go\",\"value\":\"no\"}],"
+                     "\"pipelineSpec\":{\"params\":[{\"name\":\"go\"}],\"tasks\":["
+                     "{\"name\":\"a\",\"when\":[{\"input\":\"$(params.go)\",\"operator\":\"in\","
+                     "\"values\":[\"yes\"]}]," ECHO_TASK "}},"
+                     "{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    assert_non_null(created(&plan, "pr-b"));
+    const json_t *skipped = json_array_get(json_object_get(plan.status, "skippedTasks"), 0);
+
+    assert_string_equal(json_string_value(json_object_get(skipped, "reason")),
+                        "When Expressions evaluated to false");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(skipped, "whenExpressions"), 0), "input")),
+        "no");
+    pipelinerun_plan_done(&plan);
+    assert_int_equal(run_to_completion(&w, &plan), 2);
+    assert_string_equal(cond_field(plan.status, "reason"), "Completed");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 1 (Failed: 0, Cancelled 0), Skipped: 1");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_missing_result_of_successful_task_fails_validation(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"a\",\"taskSpec\":{\"results\":[{\"name\":\"r\"}],"
+                     "\"steps\":[{\"image\":\"alpine\",\"script\":\"true\"}]}},"
+                     "{\"name\":\"b\",\"params\":[{\"name\":\"p\",\"value\":"
+                     "\"$(tasks.a.results.r)\"}]," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    json_t *a = child(&w, "pr-a");
+
+    json_object_set_new(a, "status",
+                        json_pack("{s:[{s:s, s:s, s:s}]}", "conditions", "type", "Succeeded",
+                                  "status", "True", "reason", "Succeeded"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "PipelineValidationFailed");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 1 (Failed: 0, Cancelled 0), Skipped: 0, Failed "
+                        "Validation: 1 (task \"a\" completed successfully but did not emit the "
+                        "result \"r\", which is referenced by task \"b\")");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_hard_cancel_patches_running_children(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    json_object_set_new(json_object_get(w.pr, "spec"), "status", json_string("Cancelled"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "Cancelled");
+    assert_string_equal(cond_field(plan.status, "message"), "PipelineRun \"pr\" was cancelled");
+    assert_int_equal(json_array_size(plan.cancel_taskruns), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(plan.cancel_taskruns, 0),
+                                                          "statusMessage")),
+                        PIPELINERUN_CANCEL_MESSAGE);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_pipeline_timeout_cancels_and_fails(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"timeouts\":{\"pipeline\":\"1m\"},\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"a\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(plan.requeue_after_ns, 60 * INT64_C(1000000000));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    w.now += 61;
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "PipelineRunTimeout");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "PipelineRun \"pr\" failed to finish within \"1m0s\"");
+    assert_int_equal(json_array_size(plan.cancel_taskruns), 1);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_pending_does_not_start(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"status\":\"PipelineRunPending\",\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"a\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_false(plan.done);
+    assert_null(json_object_get(plan.status, "startTime"));
+    assert_string_equal(cond_field(plan.status, "reason"), "PipelineRunPending");
+    assert_string_equal(cond_field(plan.status, "message"), "PipelineRun \"pr\" is pending");
+    assert_int_equal(json_array_size(plan.create_taskruns), 0);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_lists_missing_tasks_then_fails_on_get_error(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskRef\":{\"name\":"
+                     "\"build\"}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_false(plan.done);
+    assert_int_equal(json_array_size(plan.missing_tasks), 1);
+    assert_string_equal(json_string_value(json_array_get(plan.missing_tasks, 0)), "build");
+    assert_int_equal(json_array_size(plan.create_taskruns), 0);
+    pipelinerun_plan_done(&plan);
+    json_object_set_new(w.tasks, "build", json_string("tasks.tekton.dev \"build\" not found"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "CouldntGetTask");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Pipeline ns/pr can't be Run; it contains Tasks that don't exist: "
+                        "Couldn't retrieve Task \"build\": tasks.tekton.dev \"build\" not found");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_needs_pipeline_before_anything(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineRef\":{\"name\":\"p\"}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.need_pipeline);
+    assert_false(plan.done);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+/* ---- bad input: reason and a message naming the task and field ---- */
+
+#define STEP "\"steps\":[{\"image\":\"alpine\",\"script\":\"true\"}]"
+
+static void test_plan_bad_input_table(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *spec; /* PipelineRun spec */
+        const char *reason;
+        const char *message; /* substring */
+    } cases[] = {
+        {"cycle",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"runAfter\":[\"b\"]," ECHO_TASK
+         "}},{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}]}}",
+         "PipelineInvalidGraph",
+         "[User error] PipelineRun ns/pr's Pipeline DAG is invalid: cycle detected; task \"a\" "
+         "depends on \"b\""},
+        {"unknown runAfter",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"runAfter\":[\"x\"]," ECHO_TASK "}}]}}",
+         "PipelineInvalidGraph", "task a depends on x but x wasn't present in Pipeline"},
+        {"duplicate task",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}},{\"name\":\"a\"," ECHO_TASK
+         "}}]}}",
+         "PipelineInvalidGraph", "task a is already present in Graph"},
+        {"result ref to unknown task",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"params\":[{\"name\":\"p\",\"value\":"
+         "\"$(tasks.nope.results.r)\"}]," ECHO_TASK "}}]}}",
+         "PipelineInvalidGraph", "task a depends on nope but nope wasn't present"},
+        {"unknown result name",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}},{\"name\":\"b\","
+         "\"params\":[{\"name\":\"p\",\"value\":\"$(tasks.a.results.r)\"}]," ECHO_TASK "}}]}}",
+         "InvalidTaskResultReference",
+         "invalid result reference in pipeline task \"b\": \"r\" is not a named result returned "
+         "by pipeline task \"a\""},
+        {"missing param",
+         "{\"pipelineSpec\":{\"params\":[{\"name\":\"url\"}],\"tasks\":[{\"name\":\"a\"," ECHO_TASK
+         "}}]}}",
+         "ParameterMissing", "pipelineRun missing parameters: [url]"},
+        {"param type mismatch",
+         "{\"params\":[{\"name\":\"list\",\"value\":\"one\"}],\"pipelineSpec\":{\"params\":["
+         "{\"name\":\"list\",\"type\":\"array\"}],\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}]}}",
+         "ParameterTypeMismatch", "parameters have inconsistent types : [list]"},
+        {"default of wrong type",
+         "{\"pipelineSpec\":{\"params\":[{\"name\":\"l\",\"type\":\"array\",\"default\":\"x\"}],"
+         "\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "\"array\" type does not match default value's type"},
+        {"unbound workspace",
+         "{\"pipelineSpec\":{\"workspaces\":[{\"name\":\"src\"}],\"tasks\":[{\"name\":"
+         "\"a\"," ECHO_TASK "}}]}}",
+         "InvalidWorkspaceBindings",
+         "pipeline requires workspace with name \"src\" be provided by pipelinerun"},
+        {"taskRunSpecs for unknown task",
+         "{\"taskRunSpecs\":[{\"pipelineTaskName\":\"zz\"}],\"pipelineSpec\":{\"tasks\":["
+         "{\"name\":\"a\"," ECHO_TASK "}}]}}",
+         "InvalidTaskRunSpecs", "wrong taskName: \"zz\", does not exist in Pipeline"},
+        {"task param wrongly typed",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"params\":[{\"name\":\"l\",\"value\":"
+         "\"x\"}],\"taskSpec\":{\"params\":[{\"name\":\"l\",\"type\":\"array\"}]," STEP "}}]}}",
+         "PipelineValidationFailed",
+         "invalid input params for task a: param types don't match the user-specified type: [l]"},
+        {"task param missing",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskSpec\":{\"params\":[{\"name\":"
+         "\"need\"}]," STEP "}}]}}",
+         "PipelineValidationFailed",
+         "invalid input params for task a: missing values for these params which have no "
+         "default values: [need]"},
+        {"task name not a DNS label",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"Bad_Name\"," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "spec.tasks[0].name"},
+        {"both taskRef and taskSpec",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskRef\":{\"name\":\"t\"}," ECHO_TASK
+         "}}]}}",
+         "PipelineValidationFailed", "expected exactly one, got both: spec.tasks[0].taskRef"},
+        {"neither taskRef nor taskSpec", "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"}]}}",
+         "PipelineValidationFailed", "expected exactly one, got neither: spec.tasks[0].taskRef"},
+        {"bad when operator",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"when\":[{\"input\":\"x\","
+         "\"operator\":\"is\",\"values\":[\"x\"]}]," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "operator \"is\" is not recognized"},
+        {"when without values",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"when\":[{\"input\":\"x\","
+         "\"operator\":\"in\",\"values\":[]}]," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "spec.tasks[0].when[0]"},
+        {"finally with runAfter",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}],\"finally\":[{\"name\":"
+         "\"f\",\"runAfter\":[\"a\"]," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "final task f has runAfter specified: spec.finally[0]"},
+        {"execution status in a DAG task",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}},{\"name\":\"b\","
+         "\"params\":[{\"name\":\"s\",\"value\":\"$(tasks.a.status)\"}]," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "can not refer to execution status"},
+        {"pipeline result to unknown task",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}],\"results\":[{\"name\":"
+         "\"r\",\"value\":\"$(tasks.zz.results.x)\"}]}}",
+         "PipelineValidationFailed", "referencing a nonexistent task zz: spec.results[0].value"},
+        {"finally only", "{\"pipelineSpec\":{\"finally\":[{\"name\":\"f\"," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "spec.tasks is empty but spec.finally has 1 tasks"},
+        {"tasks not a list", "{\"pipelineSpec\":{\"tasks\":{\"name\":\"a\"}}}",
+         "PipelineValidationFailed", "expected a list: spec.tasks"},
+        {"task not an object", "{\"pipelineSpec\":{\"tasks\":[\"a\"]}}", "PipelineValidationFailed",
+         "expected an object: spec.tasks[0]"},
+        {"params not a list",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"params\":{\"x\":1}," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "expected a list: spec.tasks[0].params"},
+        {"duplicate PT param",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"params\":[{\"name\":\"x\",\"value\":"
+         "\"1\"},{\"name\":\"x\",\"value\":\"2\"}]," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "spec.tasks[0].params[1].name"},
+        {"final refers to final result",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}],\"finally\":["
+         "{\"name\":\"f\"," ECHO_TASK "}},{\"name\":\"g\",\"params\":[{\"name\":\"p\","
+         "\"value\":\"$(tasks.f.results.r)\"}]," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "final task has task result reference from a final task f"},
+        {"no pipeline at all", "{}", "CouldntGetPipeline", "pipelinerun ns/pr"},
+        {"custom task",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskRef\":{\"name\":"
+         "\"w\",\"apiVersion\":\"example.dev/v1\",\"kind\":\"Wait\"}}]}}",
+         "PipelineValidationFailed", "custom tasks are not supported: spec.tasks[0]"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct world w;
+        struct pipelinerun_plan plan;
+        const char *reason, *message;
+
+        world_inline(&w, cases[i].spec);
+        assert_int_equal(world_plan(&w, &plan), 0);
+        reason = cond_field(plan.status, "reason");
+        message = cond_field(plan.status, "message");
+        if (!plan.done || !reason || strcmp(reason, cases[i].reason) != 0 || !message ||
+            !strstr(message, cases[i].message))
+            fail_msg("case '%s': got %s: %s; want %s: ...%s...", cases[i].name,
+                     reason ? reason : "(none)", message ? message : "(none)", cases[i].reason,
+                     cases[i].message);
+        if (json_array_size(plan.create_taskruns) != 0)
+            fail_msg("case '%s': created children for an invalid run", cases[i].name);
+        assert_string_equal(cond_field(plan.status, "status"), "False");
+        pipelinerun_plan_done(&plan);
+        world_done(&w);
+    }
+}
+
+static void test_plan_rejects_non_object_run(void **state)
+{
+    struct tekton_config *cfg = tekton_config_new_default();
+    json_t *bad = json_pack("[]");
+    struct pipelinerun_plan_input in = {.pipelinerun = bad, .cfg = cfg};
+    struct pipelinerun_plan plan;
+
+    assert_int_equal(pipelinerun_plan(&in, &plan), -EINVAL);
+    json_decref(bad);
+    tekton_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_results_example_runs_in_dependency_order),
+        cmocka_unit_test(test_plan_upstream_examples_finish),
+        cmocka_unit_test(test_plan_child_name_table),
+        cmocka_unit_test(test_plan_failed_task_stops_dag_and_runs_finally_with_status_vars),
+        cmocka_unit_test(test_plan_when_false_skips_only_its_task),
+        cmocka_unit_test(test_plan_missing_result_of_successful_task_fails_validation),
+        cmocka_unit_test(test_plan_hard_cancel_patches_running_children),
+        cmocka_unit_test(test_plan_pipeline_timeout_cancels_and_fails),
+        cmocka_unit_test(test_plan_pending_does_not_start),
+        cmocka_unit_test(test_plan_lists_missing_tasks_then_fails_on_get_error),
+        cmocka_unit_test(test_plan_needs_pipeline_before_anything),
+        cmocka_unit_test(test_plan_bad_input_table),
+        cmocka_unit_test(test_plan_rejects_non_object_run),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
