@@ -542,71 +542,85 @@ static char *request_url(const struct kube_request *req, unsigned *ret_watch_tim
     return xasprintf("%s%s", kc->server, req->path);
 }
 
-/* Hand 'req' to the transport, or park it until the exec plugin has a token. */
-static void submit(struct kube_request *req)
+/*
+ * The Authorization header for 'req' in *ret_header (NULL: none). Returns 0; 1 when 'req' is
+ * parked until the exec plugin has run; < 0 when 'req' has been completed with the error.
+ */
+static int credentials(struct kube_request *req, const char **ret_header)
 {
     struct kube_client *kc = req->kc;
-    const char *headers[5];
-    const char *auth = NULL;
-    char *content_type = NULL, *err = NULL, *url;
-    unsigned watch_s = 0;
-    size_t n = 0;
-    int r;
+    char *err = NULL;
+    int r = kube_auth_header(kc->auth, ret_header, &err);
 
-    if (req->stopping || kc->closing) {
-        complete(req, -ECANCELED, NULL, 0, NULL, "request canceled");
-        return;
-    }
-    r = kube_auth_header(kc->auth, &auth, &err);
     if (r == -EAGAIN && req->auth_refreshed) {
         complete(req, -EACCES, NULL, 0, NULL, "exec plugin returned an expired token");
-        return;
+        return -EACCES;
     }
     if (r == -EAGAIN) {
         req->waiting_auth = true;
         if (kc->refreshing)
-            return;
+            return 1;
         r = kube_auth_refresh(kc->auth, &err);
         if (r == 0) {
             kc->refreshing = true;
-            return;
+            return 1;
         }
         req->waiting_auth = false;
     }
     if (r < 0) {
         complete(req, -EACCES, NULL, 0, NULL, err);
         free(err);
-        return;
+        return -EACCES;
     }
-    headers[n++] = "Accept: application/json";
-    headers[n++] = "User-Agent: tektite/" TEKTITE_VERSION;
-    if (req->content_type) {
-        content_type = xasprintf("Content-Type: %s", req->content_type);
+    return 0;
+}
+
+static void send_request(struct kube_request *req, const char *auth)
+{
+    struct kube_client *kc = req->kc;
+    const char *headers[5] = {"Accept: application/json", "User-Agent: tektite/" TEKTITE_VERSION};
+    char *content_type =
+        req->content_type ? xasprintf("Content-Type: %s", req->content_type) : NULL;
+    size_t n = 2;
+    unsigned watch_s = 0;
+    char *url = request_url(req, &watch_s);
+    struct http_request_spec spec = {
+        .method = req->method,
+        .url = url,
+        .headers = headers,
+        .body = req->body,
+        .body_len = req->body_len,
+        .max_body = req->max_body,
+        .timeout_ms = req->kind == REQ_WATCH ? 0 : kc->limits.request_timeout_ms,
+        .low_speed_time_s = req->kind == REQ_WATCH ? watch_s + WATCH_SILENCE_S : 0,
+        .data_cb = req->kind == REQ_WATCH ? on_watch_data : NULL,
+    };
+    int r;
+
+    if (content_type)
         headers[n++] = content_type;
-    }
     if (auth)
         headers[n++] = auth;
     headers[n] = NULL;
-    url = request_url(req, &watch_s);
-    {
-        struct http_request_spec spec = {
-            .method = req->method,
-            .url = url,
-            .headers = headers,
-            .body = req->body,
-            .body_len = req->body_len,
-            .max_body = req->max_body,
-            .timeout_ms = req->kind == REQ_WATCH ? 0 : kc->limits.request_timeout_ms,
-            .low_speed_time_s = req->kind == REQ_WATCH ? watch_s + WATCH_SILENCE_S : 0,
-            .data_cb = req->kind == REQ_WATCH ? on_watch_data : NULL,
-        };
-
-        r = http_request_start(kc->http, &spec, on_http_done, req, &req->http);
-    }
+    r = http_request_start(kc->http, &spec, on_http_done, req, &req->http);
     if (r < 0)
         complete_transport(req, r, NULL);
     free(url);
     free(content_type);
+}
+
+/* Hand 'req' to the transport, or park it until the exec plugin has a token. */
+static void submit(struct kube_request *req)
+{
+    const char *auth = NULL;
+
+    if (req->stopping || req->kc->closing) {
+        complete(req, -ECANCELED, NULL, 0, NULL, "request canceled");
+        return;
+    }
+    if (credentials(req, &auth) != 0)
+        return;
+    send_request(req, auth);
 }
 
 static struct kube_request *request_new(struct kube_client *kc, enum req_kind kind,
