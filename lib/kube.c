@@ -373,7 +373,8 @@ static void on_http_done(void *ctx, int rc, const struct http_response *resp)
     req->http = NULL;
     if (req->kind == REQ_WATCH && req->stream_rc < 0 && rc < 0)
         rc = req->stream_rc; /* our decoder ended it: report why */
-    if (rc < 0 && req->stopping)
+    /* stopped while the answer was already on its way: the caller asked for -ECANCELED */
+    if (req->stopping)
         rc = -ECANCELED;
     if (rc < 0) {
         if (rc != -ECANCELED && req->rc == rc && req->message)
