@@ -20,9 +20,11 @@
 
 #define DEFAULT_MAX_BODY   (16u * 1024 * 1024)
 #define CONNECT_TIMEOUT_MS 10000L
+#define MAX_HEADERS        (64u * 1024)
 
 struct fake_response {
     int status;
+    char *headers; /* NULL: none */
     char **chunks; /* NULL-terminated, grows while the stream is open */
     size_t n_chunks;
     size_t next_chunk;
@@ -47,6 +49,7 @@ struct http_request {
     struct curl_slist *connect_to;
     char *body;
     struct buf resp;
+    struct buf resp_headers;
     http_data_cb *data_cb;
     http_done_cb *cb;
     void *ctx;
@@ -142,6 +145,7 @@ static void request_free(struct http_request *req)
     free(req->body);
     free(req->error);
     buf_done(&req->resp);
+    buf_done(&req->resp_headers);
     free(req);
 }
 
@@ -152,6 +156,7 @@ static void run_callback(struct http_request *req)
         .body = buf_str(&req->resp),
         .body_len = buf_len(&req->resp),
         .error = req->rc < 0 ? req->error : NULL,
+        .headers = buf_str(&req->resp_headers),
     };
 
     req->cb(req->ctx, req->rc, &resp);
@@ -195,6 +200,26 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         req->abort_rc = r;
         return 0; /* curl ends the transfer with CURLE_WRITE_ERROR */
     }
+    return size * nmemb;
+}
+
+/* Keep the header lines of the last response (a 100 Continue or proxy CONNECT comes first). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct http_request *req = userdata;
+    size_t len = size * nmemb;
+
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        buf_reset(&req->resp_headers);
+        return len;
+    }
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        len--;
+    if (len == 0)
+        return size * nmemb;
+    if (buf_append(&req->resp_headers, data, len) < 0 ||
+        buf_append(&req->resp_headers, "\n", 1) < 0)
+        return 0; /* more header bytes than anyone sends: abort the transfer */
     return size * nmemb;
 }
 
@@ -409,6 +434,8 @@ static int curl_start(struct http_request *req, const struct http_request_spec *
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -477,8 +504,10 @@ static void fake_response_free(struct fake_response *f)
 {
     for (size_t i = 0; f && i < f->n_chunks; i++)
         free(f->chunks[i]);
-    if (f)
+    if (f) {
         free(f->chunks);
+        free(f->headers);
+    }
     free(f);
 }
 
@@ -499,6 +528,8 @@ static int fake_start(struct http_request *req, const struct http_request_spec *
     hc->fake_queue = req->fake->next;
     req->fake->next = NULL;
     req->status = req->fake->status;
+    if (req->fake->headers)
+        (void)buf_append_str(&req->resp_headers, req->fake->headers);
     schedule(hc);
     return 0;
 }
@@ -556,6 +587,18 @@ void http_fake_push(struct http_client *hc, int status, const char *body)
     const char *chunks[] = {body, NULL};
 
     fake_push(hc, status, chunks, false);
+}
+
+void http_fake_push_headers(struct http_client *hc, int status, const char *headers,
+                            const char *body)
+{
+    const char *chunks[] = {body, NULL};
+    struct fake_response *f;
+
+    fake_push(hc, status, chunks, false);
+    for (f = hc->fake_queue; f->next; f = f->next)
+        ;
+    f->headers = headers ? xstrdup(headers) : NULL;
 }
 
 void http_fake_push_open(struct http_client *hc, int status, const char *const *chunks)
@@ -817,6 +860,7 @@ int http_request_start(struct http_client *hc, const struct http_request_spec *s
     req->ctx = ctx;
     req->data_cb = spec->data_cb;
     buf_init(&req->resp, spec->max_body ? spec->max_body : DEFAULT_MAX_BODY);
+    buf_init(&req->resp_headers, MAX_HEADERS);
     if (spec->body)
         req->body = xstrndup(spec->body, spec->body_len);
     req->next = hc->in_flight;
@@ -878,4 +922,27 @@ char *http_redact_headers(const char *text, size_t len)
         p += line;
     }
     return buf_take(&out);
+}
+
+char *http_header_value(const char *headers, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = headers;
+
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        const char *end = nl ? nl : p + strlen(p);
+
+        if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                end--;
+            return xstrndup(v, (size_t)(end - v));
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return NULL;
 }

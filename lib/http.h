@@ -63,7 +63,16 @@ struct http_response {
     const char *body; /* buffered body, NUL-terminated ("" when streamed or empty) */
     size_t body_len;
     const char *error; /* for rc < 0: what failed, one line; else NULL */
+    /* the final response's header lines, "Name: value" each ending in '\n' ("" when none) */
+    const char *headers;
 };
+
+/*
+ * The value of the first header 'name' (case-insensitive) in 'headers' as http_response
+ * gives them, trimmed of surrounding blanks; a new string the caller frees, or NULL when
+ * the header is absent.
+ */
+char *http_header_value(const char *headers, const char *name);
 
 /* The request ended; 'resp' is borrowed for the callback, after which the request is freed. */
 typedef void http_done_cb(void *ctx, int rc, const struct http_response *resp);
@@ -116,6 +125,9 @@ struct http_fake_record {
 void http_fake_push_chunks(struct http_client *hc, int status, const char *const *chunks);
 /* Queue a response with a single body. */
 void http_fake_push(struct http_client *hc, int status, const char *body);
+/* Queue a response with header lines ("Name: value\n"... or NULL) and a single body. */
+void http_fake_push_headers(struct http_client *hc, int status, const char *headers,
+                            const char *body);
 /* Queue a streamed response that stays open after 'chunks' until http_fake_stream_end(). */
 void http_fake_push_open(struct http_client *hc, int status, const char *const *chunks);
 /* Add a body piece to the oldest open stream (delivered from the loop). */
