@@ -256,12 +256,15 @@ static void pr_defaults(struct ctx *c)
 {
     const struct tekton_config *cfg = c->in->cfg;
     json_t *spec = obj_child(c->pr, "spec");
-    json_t *timeouts = obj_child(spec, "timeouts");
-    json_t *trt = obj_child(spec, "taskRunTemplate");
-    const char *sa = str_at(trt, "serviceAccountName");
+    json_t *timeouts;
+    json_t *trt;
+    const char *sa;
 
     if (strcmp(str_or(str_at(c->pr, "apiVersion"), ""), "tekton.dev/v1beta1") == 0)
         pr_from_v1beta1(spec);
+    timeouts = obj_child(spec, "timeouts");
+    trt = obj_child(spec, "taskRunTemplate");
+    sa = str_at(trt, "serviceAccountName");
     if (!json_is_string(json_object_get(timeouts, "pipeline"))) {
         char buf[32];
 
@@ -811,6 +814,112 @@ static int check_run_params(struct ctx *c)
                  c->ns, c->name, c->ns, c->pipeline_name, buf_str(&mismatch));
     buf_done(&missing);
     buf_done(&mismatch);
+    return r;
+}
+
+/* The length of array param 'name' as the run gives it, else its default; -1 if not an array. */
+static long array_len(const struct ctx *c, const char *name)
+{
+    const json_t *given = json_object_get(json_object_get(c->pr, "spec"), "params");
+    const json_t *p = find_named(given, "name", name);
+    const json_t *v =
+        p ? json_object_get(p, "value")
+          : json_object_get(find_named(json_object_get(c->spec, "params"), "name", name),
+                            "default");
+
+    return json_is_array(v) ? (long)json_array_size(v) : -1;
+}
+
+/* Collect every `$(params.a[i])` in 'v' whose index is out of bounds (§4.3 step 11). */
+static void scan_indexes(const struct ctx *c, const json_t *v, struct buf *bad)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    const char *p;
+
+    for (p = text ? strstr(text, "$(params.") : NULL; p; p = strstr(p + 2, "$(params.")) {
+        const char *name = p + strlen("$(params.");
+        size_t len = strcspn(name, "[).");
+        char *n, *end;
+        unsigned long idx;
+        long have;
+
+        if (name[len] != '[' || name[len + 1] < '0' || name[len + 1] > '9')
+            continue;
+        idx = strtoul(name + len + 1, &end, 10);
+        if (*end != ']' || end[1] != ')')
+            continue;
+        n = xstrndup(name, len);
+        have = array_len(c, n);
+        if (have >= 0 && idx >= (unsigned long)have)
+            (void)buf_printf(bad, "%s%.*s", buf_len(bad) ? " " : "", (int)(end + 2 - p), p);
+        free(n);
+    }
+    free(text);
+}
+
+static int check_array_indexes(struct ctx *c)
+{
+    struct buf bad;
+    int r = 0;
+
+    buf_init(&bad, MAX_MESSAGE);
+    for (size_t i = 0; i < c->npts; i++) {
+        const json_t *pt = c->pts[i].pt;
+
+        scan_indexes(c, json_object_get(pt, "params"), &bad);
+        scan_indexes(c, json_object_get(json_object_get(pt, "matrix"), "params"), &bad);
+        scan_indexes(c, json_object_get(pt, "when"), &bad);
+        if (!c->pts[i].final)
+            scan_indexes(c, json_object_get(pt, "workspaces"), &bad);
+    }
+    if (buf_len(&bad))
+        r = fail(c, PIPELINERUN_REASON_ARRAY_INDEX,
+                 "[User error] PipelineRun %s/%s failed validation: failed to validate Pipeline "
+                 "%s/%s's parameter which has an invalid index while referring to an array: "
+                 "non-existent param references:[%s]",
+                 c->ns, c->name, c->ns, c->pipeline_name, buf_str(&bad));
+    buf_done(&bad);
+    return r;
+}
+
+/* §4.3 step 10: keys declared in an object param's properties come from the run or default. */
+static int check_object_keys(struct ctx *c)
+{
+    const json_t *given = json_object_get(json_object_get(c->pr, "spec"), "params");
+    const json_t *ps;
+    struct buf bad;
+    size_t i;
+    int r = 0;
+
+    buf_init(&bad, MAX_MESSAGE);
+    json_array_foreach(json_object_get(c->spec, "params"), i, ps) {
+        const json_t *props = json_object_get(ps, "properties");
+        const json_t *p = find_named(given, "name", str_at(ps, "name"));
+        const json_t *v = p ? json_object_get(p, "value") : json_object_get(ps, "default");
+        struct buf keys;
+        const char *k;
+        json_t *item;
+
+        if (strcmp(param_spec_type(ps), "object") != 0 || !json_is_object(props) ||
+            !json_is_object(v))
+            continue;
+        buf_init(&keys, MAX_MESSAGE);
+        json_object_foreach((json_t *)(uintptr_t)props, k, item) {
+            if (!json_object_get(v, k))
+                (void)buf_printf(&keys, "%s%s", buf_len(&keys) ? " " : "", k);
+        }
+        if (buf_len(&keys))
+            (void)buf_printf(&bad, "%s%s:[%s]", buf_len(&bad) ? " " : "", str_at(ps, "name"),
+                             buf_str(&keys));
+        buf_done(&keys);
+    }
+    if (buf_len(&bad))
+        r = fail(c, PIPELINERUN_REASON_OBJECT_KEYS,
+                 "[User error] PipelineRun %s/%s parameters is missing object keys required by "
+                 "Pipeline %s/%s's parameters: pipelineRun missing object keys for parameters: "
+                 "map[%s]",
+                 c->ns, c->name, c->ns, c->pipeline_name, buf_str(&bad));
+    buf_done(&bad);
     return r;
 }
 
@@ -2450,7 +2559,7 @@ static void compute_condition(struct ctx *c)
                         goduration_format(c->timeout_pipeline, buf, sizeof(buf)));
         set_condition(c, "False", PIPELINERUN_REASON_TIMEOUT, msg);
         c->plan->done = true;
-    } else if (tasks_expired(c) && finals_done(c) && n.incomplete == 0) {
+    } else if (tasks_expired(c) && finals_done(c)) {
         msg = xasprintf("PipelineRun \"%s\" failed due to tasks failed to finish within \"%s\"",
                         c->name, goduration_format(c->timeout_tasks, buf, sizeof(buf)));
         set_condition(c, "False", PIPELINERUN_REASON_TIMEOUT, msg);
@@ -2619,6 +2728,10 @@ static int prepare(struct ctx *c)
     r = validate_spec(c);
     if (r == 0)
         r = check_run_params(c);
+    if (r == 0)
+        r = check_object_keys(c);
+    if (r == 0)
+        r = check_array_indexes(c);
     if (r == 0)
         r = check_run_bindings(c);
     if (r < 0)

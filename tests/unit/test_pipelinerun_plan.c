@@ -690,6 +690,16 @@ static void test_plan_bad_input_table(void **state)
          "{\"name\":\"f\"," ECHO_TASK "}},{\"name\":\"g\",\"params\":[{\"name\":\"p\","
          "\"value\":\"$(tasks.f.results.r)\"}]," ECHO_TASK "}}]}}",
          "PipelineValidationFailed", "final task has task result reference from a final task f"},
+        {"array index out of bounds",
+         "{\"params\":[{\"name\":\"l\",\"value\":[\"a\"]}],\"pipelineSpec\":{\"params\":["
+         "{\"name\":\"l\",\"type\":\"array\"}],\"tasks\":[{\"name\":\"a\",\"params\":["
+         "{\"name\":\"p\",\"value\":\"$(params.l[3])\"}]," ECHO_TASK "}}]}}",
+         "ParamArrayIndexingInvalid", "non-existent param references:[$(params.l[3])]"},
+        {"object param missing keys",
+         "{\"params\":[{\"name\":\"o\",\"value\":{\"a\":\"1\"}}],\"pipelineSpec\":{"
+         "\"params\":[{\"name\":\"o\",\"properties\":{\"a\":{},\"b\":{}}}],\"tasks\":["
+         "{\"name\":\"a\"," ECHO_TASK "}}]}}",
+         "ObjectParameterMissKeys", "missing object keys for parameters: map[o:[b]]"},
         {"no pipeline at all", "{}", "CouldntGetPipeline", "pipelinerun ns/pr"},
         {"custom task",
          "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskRef\":{\"name\":"
@@ -731,6 +741,378 @@ static void test_plan_rejects_non_object_run(void **state)
     tekton_config_free(cfg);
 }
 
+/* ---- features of the created TaskRuns ---- */
+
+static const json_t *spec_field(const json_t *tr, const char *key)
+{
+    return json_object_get(json_object_get(tr, "spec"), key);
+}
+
+static void test_plan_matrix_fans_out_and_aggregates_results(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *tr;
+
+    world_inline(&w,
+                 "{\"pipelineSpec\":{\"tasks\":["
+                 "{\"name\":\"m\",\"matrix\":{\"params\":[{\"name\":\"os\",\"value\":[\"linux\","
+                 "\"mac\"]},{\"name\":\"arch\",\"value\":[\"amd\",\"arm\"]}]},"
+                 "\"taskSpec\":{\"params\":[{\"name\":\"os\"},{\"name\":\"arch\"}],"
+                 "\"results\":[{\"name\":\"out\"}]," STEP "}},"
+                 "{\"name\":\"use\",\"params\":[{\"name\":\"all\",\"value\":"
+                 "\"$(tasks.m.results.out[*])\"},{\"name\":\"n\",\"value\":"
+                 "\"$(tasks.m.matrix.length)\"}],\"taskSpec\":{\"params\":[{\"name\":\"all\","
+                 "\"type\":\"array\"},{\"name\":\"n\"}]," STEP "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 4);
+    tr = created(&plan, "pr-m-1");
+    assert_non_null(tr);
+    assert_string_equal(param_value(tr, "os"), "mac");
+    assert_string_equal(param_value(tr, "arch"), "amd");
+    tr = created(&plan, "pr-m-2");
+    assert_string_equal(param_value(tr, "os"), "linux");
+    assert_string_equal(param_value(tr, "arch"), "arm");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(spec_field(tr, "params"), 0), "name")),
+        "arch");
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    for (int i = 0; i < 4; i++) {
+        char *n = xasprintf("pr-m-%d", i);
+        json_t *c = child(&w, n);
+        char *v = xasprintf("r%d", i);
+
+        json_object_set_new(c, "status",
+                            json_pack("{s:[{s:s, s:s}], s:[{s:s, s:s}]}", "conditions", "type",
+                                      "Succeeded", "status", "True", "results", "name", "out",
+                                      "value", v));
+        free(v);
+        free(n);
+    }
+    assert_int_equal(world_plan(&w, &plan), 0);
+    tr = created(&plan, "pr-use");
+    assert_non_null(tr);
+    const json_t *all = json_object_get(json_array_get(spec_field(tr, "params"), 0), "value");
+
+    assert_int_equal(json_array_size(all), 4);
+    assert_string_equal(json_string_value(json_array_get(all, 3)), "r3");
+    assert_string_equal(param_value(tr, "n"), "4");
+    assert_int_equal(json_array_size(json_object_get(plan.status, "childReferences")), 5);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_matrix_include_adds_params_and_combinations(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w,
+                 "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"m\",\"matrix\":{\"params\":["
+                 "{\"name\":\"os\",\"value\":[\"linux\",\"mac\"]}],\"include\":["
+                 "{\"name\":\"x\",\"params\":[{\"name\":\"os\",\"value\":\"mac\"},"
+                 "{\"name\":\"extra\",\"value\":\"1\"}]},"
+                 "{\"name\":\"y\",\"params\":[{\"name\":\"os\",\"value\":\"bsd\"}]}]}," ECHO_TASK
+                 "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 3);
+    assert_null(param_value(created(&plan, "pr-m-0"), "extra"));
+    assert_string_equal(param_value(created(&plan, "pr-m-1"), "extra"), "1");
+    assert_string_equal(param_value(created(&plan, "pr-m-2"), "os"), "bsd");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_volume_claim_template_becomes_one_pvc(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *ws;
+
+    world_inline(&w, "{\"workspaces\":[{\"name\":\"src\",\"subPath\":\"base\","
+                     "\"volumeClaimTemplate\":{\"spec\":{\"accessModes\":[\"ReadWriteOnce\"]}}}],"
+                     "\"pipelineSpec\":{\"workspaces\":[{\"name\":\"src\"}],\"tasks\":["
+                     "{\"name\":\"a\",\"workspaces\":[{\"name\":\"out\",\"workspace\":\"src\","
+                     "\"subPath\":\"$(context.pipelineRun.name)/../x/./y\"}],\"taskSpec\":{"
+                     "\"workspaces\":[{\"name\":\"out\"}]," STEP "}},"
+                     "{\"name\":\"b\",\"workspaces\":[{\"name\":\"src\"}],\"taskSpec\":{"
+                     "\"workspaces\":[{\"name\":\"src\"}]," STEP "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_pvcs), 1);
+    const char *pvc = json_string_value(
+        json_object_get(json_object_get(json_array_get(plan.create_pvcs, 0), "metadata"), "name"));
+
+    assert_non_null(pvc);
+    assert_int_equal(strncmp(pvc, "pvc-", 4), 0);
+    assert_int_equal(strlen(pvc), 14);
+    ws = json_array_get(spec_field(created(&plan, "pr-a"), "workspaces"), 0);
+    assert_string_equal(json_string_value(json_object_get(ws, "name")), "out");
+    assert_string_equal(json_string_value(json_object_get(ws, "subPath")), "base/x/y");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(ws, "persistentVolumeClaim"), "claimName")),
+                        pvc);
+    ws = json_array_get(spec_field(created(&plan, "pr-b"), "workspaces"), 0);
+    assert_string_equal(json_string_value(json_object_get(ws, "subPath")), "base");
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_pvcs), 0);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_task_run_specs_and_template_shape_children(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *tr;
+    const json_t *pod;
+
+    world_inline(&w,
+                 "{\"taskRunTemplate\":{\"serviceAccountName\":\"builder\",\"podTemplate\":"
+                 "{\"nodeSelector\":{\"a\":\"1\"},\"env\":[{\"name\":\"X\",\"value\":\"low\"},"
+                 "{\"name\":\"Y\",\"value\":\"low\"}]}},"
+                 "\"timeouts\":{\"pipeline\":\"3h\",\"tasks\":\"2h\"},"
+                 "\"taskRunSpecs\":[{\"pipelineTaskName\":\"a\",\"serviceAccountName\":\"special\","
+                 "\"podTemplate\":{\"env\":[{\"name\":\"X\",\"value\":\"high\"}]},"
+                 "\"metadata\":{\"labels\":{\"tekton.dev/pipelineTask\":\"override\"}}}],"
+                 "\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"retries\":2,\"onError\":"
+                 "\"stopAndFail\"," ECHO_TASK "}},{\"name\":\"b\",\"timeout\":\"5m\"," ECHO_TASK
+                 "}}],\"finally\":[{\"name\":\"f\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    tr = created(&plan, "pr-a");
+    assert_string_equal(json_string_value(spec_field(tr, "serviceAccountName")), "special");
+    assert_int_equal(json_integer_value(spec_field(tr, "retries")), 2);
+    assert_string_equal(json_string_value(spec_field(tr, "timeout")), "2h0m0s");
+    pod = spec_field(tr, "podTemplate");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(pod, "nodeSelector"), "a")), "1");
+    assert_int_equal(json_array_size(json_object_get(pod, "env")), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(pod, "env"), 0), "value")),
+        "high");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(tr, "metadata"), "labels"), "tekton.dev/pipelineTask")),
+        "override");
+    tr = created(&plan, "pr-b");
+    assert_string_equal(json_string_value(spec_field(tr, "serviceAccountName")), "builder");
+    assert_string_equal(json_string_value(spec_field(tr, "timeout")), "5m");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_only_pipeline_timeout_leaves_child_timeout_unset(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"timeouts\":{\"pipeline\":\"2h\"},\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"a\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_null(spec_field(created(&plan, "pr-a"), "timeout"));
+    assert_string_equal(json_string_value(spec_field(created(&plan, "pr-a"), "serviceAccountName")),
+                        "default");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_ignored_failure_still_succeeds(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w,
+                 "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"onError\":\"continue\"," ECHO_TASK
+                 "}},{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(created(&plan, "pr-a"), "metadata"), "annotations"),
+            "pipeline.tekton.dev/pipeline-task-on-error")),
+        "continue");
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-a"), "False", "FailureIgnored");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_non_null(created(&plan, "pr-b"));
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 1, Skipped: 0");
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-b"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_string_equal(cond_field(plan.status, "reason"), "Succeeded");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 2 (Failed: 1 (Ignored: 1), Cancelled 0), Skipped: 0");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_graceful_cancel_cancels_skips_and_runs_finally(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}},"
+                     "{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}],"
+                     "\"finally\":[{\"name\":\"f\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    json_object_set_new(json_object_get(w.pr, "spec"), "status",
+                        json_string("CancelledRunFinally"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.cancel_taskruns), 1);
+    assert_string_equal(cond_field(plan.status, "reason"), "CancelledRunningFinally");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(plan.status, "skippedTasks"), 0), "reason")),
+        "PipelineRun was gracefully cancelled");
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-a"), "False", "TaskRunCancelled");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_non_null(created(&plan, "pr-f"));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-f"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "Cancelled");
+    assert_string_equal(cond_field(plan.status, "message"), "PipelineRun \"pr\" was cancelled");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_graceful_stop_cancels_nothing(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}},"
+                     "{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    json_object_set_new(json_object_get(w.pr, "spec"), "status", json_string("StoppedRunFinally"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.cancel_taskruns), 0);
+    assert_string_equal(cond_field(plan.status, "reason"), "StoppedRunningFinally");
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-a"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 0);
+    assert_string_equal(cond_field(plan.status, "reason"), "Cancelled");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_tasks_timeout_runs_finally_then_times_out(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    json_t *a;
+
+    world_inline(&w, "{\"timeouts\":{\"pipeline\":\"1h\",\"tasks\":\"10m\"},\"pipelineSpec\":{"
+                     "\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}],"
+                     "\"finally\":[{\"name\":\"f\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(plan.requeue_after_ns, 600 * INT64_C(1000000000));
+    /* 10m is not above default-timeout-minutes: the child keeps the webhook default (§16.3) */
+    assert_null(spec_field(created(&plan, "pr-a"), "timeout"));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    w.now += 601;
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.cancel_taskruns), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(plan.cancel_taskruns, 0),
+                                                          "statusMessage")),
+                        PIPELINERUN_TIMEOUT_MESSAGE);
+    assert_string_equal(cond_field(plan.status, "reason"), "PipelineRunTimeoutRunningFinally");
+    pipelinerun_plan_done(&plan);
+    a = child(&w, "pr-a");
+    json_object_set_new(json_object_get(a, "spec"), "statusMessage",
+                        json_string(PIPELINERUN_TIMEOUT_MESSAGE));
+    finish(&w, a, "False", "TaskRunCancelled");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_non_null(created(&plan, "pr-f"));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-f"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "PipelineRunTimeout");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "PipelineRun \"pr\" failed due to tasks failed to finish within \"10m0s\"");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_v1beta1_run_fields_reach_children(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"serviceAccountName\":\"old-sa\",\"timeout\":\"30m\",\"pipelineSpec\":{"
+                     "\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}]}}");
+    json_object_set_new(w.pr, "apiVersion", json_string("tekton.dev/v1beta1"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_string_equal(json_string_value(spec_field(created(&plan, "pr-a"), "serviceAccountName")),
+                        "old-sa");
+    assert_int_equal(plan.requeue_after_ns, 1800 * INT64_C(1000000000));
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_stored_spec_wins_and_deleted_child_is_recreated(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_load(&w, "pipelinerun-results.json");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_non_null(json_object_get(plan.status, "pipelineSpec"));
+    pipelinerun_plan_done(&plan);
+    json_decref(w.pipeline);
+    w.pipeline = NULL;
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_false(plan.need_pipeline);
+    /* the first child was never adopted into the cache: it is planned again, same name */
+    assert_non_null(created(&plan, "sum-three-pipeline-run-first-add"));
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_params_defaults_chain_and_propagate(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *tr;
+    char *script;
+
+    world_inline(&w, "{\"params\":[{\"name\":\"who\",\"value\":\"run\"},{\"name\":\"l\","
+                     "\"value\":[\"x\",\"y\"]},{\"name\":\"extra\",\"value\":\"E\"}],"
+                     "\"pipelineSpec\":{\"params\":[{\"name\":\"who\"},{\"name\":\"greet\","
+                     "\"default\":\"hi $(params.who)\"},{\"name\":\"l\",\"type\":\"array\"}],"
+                     "\"tasks\":[{\"name\":\"a\",\"params\":[{\"name\":\"g\",\"value\":"
+                     "\"$(params.greet) $(params.l[1]) $(context.pipelineRun.name)\"},"
+                     "{\"name\":\"all\",\"value\":\"$(params.l[*])\"}],\"taskSpec\":{"
+                     "\"params\":[{\"name\":\"g\"},{\"name\":\"all\",\"type\":\"array\"}],"
+                     "\"steps\":[{\"image\":\"alpine\",\"script\":\"echo $(params.extra) "
+                     "$(params.g)\"}]}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    tr = created(&plan, "pr-a");
+    assert_string_equal(param_value(tr, "g"), "hi run y pr");
+    assert_int_equal(
+        json_array_size(json_object_get(json_array_get(spec_field(tr, "params"), 1), "value")), 2);
+    script = json_dumps(spec_field(tr, "taskSpec"), JSON_COMPACT);
+    assert_non_null(strstr(script, "echo E hi run y pr"));
+    free(script);
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +1128,18 @@ int main(void)
         cmocka_unit_test(test_plan_lists_missing_tasks_then_fails_on_get_error),
         cmocka_unit_test(test_plan_needs_pipeline_before_anything),
         cmocka_unit_test(test_plan_bad_input_table),
+        cmocka_unit_test(test_plan_matrix_fans_out_and_aggregates_results),
+        cmocka_unit_test(test_plan_matrix_include_adds_params_and_combinations),
+        cmocka_unit_test(test_plan_volume_claim_template_becomes_one_pvc),
+        cmocka_unit_test(test_plan_task_run_specs_and_template_shape_children),
+        cmocka_unit_test(test_plan_only_pipeline_timeout_leaves_child_timeout_unset),
+        cmocka_unit_test(test_plan_ignored_failure_still_succeeds),
+        cmocka_unit_test(test_plan_graceful_cancel_cancels_skips_and_runs_finally),
+        cmocka_unit_test(test_plan_graceful_stop_cancels_nothing),
+        cmocka_unit_test(test_plan_tasks_timeout_runs_finally_then_times_out),
+        cmocka_unit_test(test_plan_v1beta1_run_fields_reach_children),
+        cmocka_unit_test(test_plan_stored_spec_wins_and_deleted_child_is_recreated),
+        cmocka_unit_test(test_plan_params_defaults_chain_and_propagate),
         cmocka_unit_test(test_plan_rejects_non_object_run),
     };
 
