@@ -67,6 +67,7 @@ struct ctx {
     size_t ntasks;
     struct pipeline_dag *dag;
     struct substitute_table *params;
+    struct substitute_table *given; /* run-given params only: for the run's bindings (Q11) */
     struct substitute_table *results;
     int64_t timeout_pipeline, timeout_tasks, timeout_finally;
     bool tasks_set, finally_set;
@@ -1041,9 +1042,12 @@ static void build_param_table(struct ctx *c)
     size_t i;
 
     c->params = substitute_table_new();
+    c->given = substitute_table_new();
     json_array_foreach(given, i, p) {
-        if (str_at(p, "name"))
+        if (str_at(p, "name")) {
             table_add_param(c->params, str_at(p, "name"), json_object_get(p, "value"));
+            table_add_param(c->given, str_at(p, "name"), json_object_get(p, "value"));
+        }
     }
     defaults = resolve_defaults(c, c->params);
     json_array_foreach(defaults, i, p) {
@@ -1970,12 +1974,19 @@ static void add_exec_status(struct ctx *c, struct substitute_table *t)
         const json_t *tr;
         size_t k;
 
+        const char *first = NULL, *bad = NULL;
+
         json_array_foreach(pt->children, k, tr) {
             const char *r = str_at(condition(json_object_get(tr, "status")), "reason");
 
-            if (k == 0 || (child_state(tr) != PT_SUCCEEDED && !*reason))
-                reason = str_or(r, "");
+            if (json_is_null(tr))
+                continue;
+            if (!first)
+                first = str_or(r, "");
+            if (!bad && child_state(tr) != PT_SUCCEEDED)
+                bad = str_or(r, "");
         }
+        reason = bad ? bad : str_or(first, "");
         if (pt_failure(pt))
             all = "Failed";
         else if (pt->skip && strcmp(all, "Failed") != 0)
@@ -2264,8 +2275,15 @@ static int child_binding(struct ctx *c, const struct pt *pt, const json_t *entry
             json_pack("{s:s, s:{s:s}}", "name", tws, "persistentVolumeClaim", "claimName", claim);
         free(claim);
     } else {
+        struct substitute_table *t = substitute_table_new();
+
+        /* the run's own bindings see only params it gives, and finished results (§14.1) */
+        substitute_table_merge(t, c->given);
+        substitute_table_merge(t, c->results);
         binding = json_deep_copy(b);
+        (void)substitute_json(binding, substitute_binding_fields, t, NULL);
         json_object_set_new(binding, "name", json_string(tws));
+        substitute_table_free(t);
     }
     json_object_del(binding, "subPath");
     if (*sub) {
@@ -2793,6 +2811,62 @@ static int check_static_result_refs(struct ctx *c)
     return 0;
 }
 
+/* §4.3 step 21c: an optional pipeline workspace bound to a task workspace that is required. */
+static int check_optional_workspaces(struct ctx *c)
+{
+    const json_t *decls = json_object_get(c->spec, "workspaces");
+
+    for (size_t i = 0; i < c->npts; i++) {
+        const json_t *entry;
+        size_t k;
+
+        json_array_foreach(json_object_get(c->pts[i].pt, "workspaces"), k, entry) {
+            const char *pws = str_at(entry, "workspace");
+            const json_t *decl;
+            const json_t *tdecl;
+
+            if (!pws || !*pws)
+                pws = str_at(entry, "name");
+            decl = find_named(decls, "name", pws);
+            tdecl = find_named(json_object_get(c->pts[i].taskspec, "workspaces"), "name",
+                               str_at(entry, "name"));
+            if (json_is_true(json_object_get(decl, "optional")) && tdecl &&
+                !json_is_true(json_object_get(tdecl, "optional")))
+                return fail(c, PIPELINERUN_REASON_OPTIONAL_WS,
+                            "[User error] Optional workspace not supported by task: pipeline "
+                            "workspace \"%s\" is marked optional but pipeline task \"%s\" requires "
+                            "it be provided",
+                            pws, c->pts[i].name);
+        }
+    }
+    return 0;
+}
+
+/* §4.3 step 26: startTime moves earlier to the oldest child's creation. */
+static void clamp_start(struct ctx *c)
+{
+    time_t oldest = c->start;
+
+    for (size_t i = 0; i < c->npts; i++) {
+        const json_t *tr;
+        size_t k;
+
+        json_array_foreach(c->pts[i].children, k, tr) {
+            const char *ct = str_at(json_object_get(tr, "metadata"), "creationTimestamp");
+            time_t t;
+
+            if (ct && taskrun_status_parse_time(ct, &t) == 0 && t < oldest)
+                oldest = t;
+        }
+    }
+    if (oldest < c->start) {
+        char buf[21];
+
+        taskrun_status_format_time(oldest, buf);
+        json_object_set_new(c->status, "startTime", json_string(buf));
+    }
+}
+
 static int run_pass(struct ctx *c)
 {
     struct substitute_table *exec = substitute_table_new();
@@ -2806,6 +2880,8 @@ static int run_pass(struct ctx *c)
         r = check_task_params(c, &c->pts[i]);
     if (r == 0 && !any_child(c))
         r = check_static_result_refs(c);
+    if (r == 0 && !any_child(c))
+        r = check_optional_workspaces(c);
     if (r < 0)
         goto out;
     if (!any_child(c))
@@ -2839,6 +2915,7 @@ static int run_pass(struct ctx *c)
         goto out;
     }
     compute_condition(c);
+    clamp_start(c);
     set_child_refs(c);
     if (c->plan->done)
         set_results(c);
@@ -2890,6 +2967,7 @@ static void ctx_done(struct ctx *c)
     free(c->pts);
     pipeline_dag_free(c->dag);
     substitute_table_free(c->params);
+    substitute_table_free(c->given);
     substitute_table_free(c->results);
     free(c->pipeline_name);
     json_decref(c->spec);
