@@ -543,6 +543,58 @@ static int check_param_list(struct ctx *c, const json_t *params, const char *whe
     return 0;
 }
 
+/* Lists whose elements the planner reads by name must hold objects with a string name. */
+static int check_named_list(struct ctx *c, const json_t *list, const char *what)
+{
+    const json_t *item;
+    size_t k;
+
+    if (list && !json_is_array(list))
+        return invalid_spec(c, "expected a list: %s", what);
+    json_array_foreach(list, k, item) {
+        if (!json_is_string(json_object_get(item, "name")))
+            return invalid_spec(c, "missing field(s): %s[%zu].name", what, k);
+    }
+    return 0;
+}
+
+static int check_shapes(struct ctx *c, const char *field, size_t i, const json_t *pt)
+{
+    const json_t *matrix = json_object_get(pt, "matrix");
+    const json_t *p;
+    char *what;
+    size_t k;
+    int r;
+
+    what = xasprintf("spec.%s[%zu].workspaces", field, i);
+    r = check_named_list(c, json_object_get(pt, "workspaces"), what);
+    free(what);
+    if (r < 0 || !matrix)
+        return r;
+    if (!json_is_object(matrix))
+        return invalid_spec(c, "expected an object: spec.%s[%zu].matrix", field, i);
+    what = xasprintf("spec.%s[%zu].matrix.params", field, i);
+    r = check_param_list(c, json_object_get(matrix, "params"), what);
+    free(what);
+    json_array_foreach(json_object_get(matrix, "params"), k, p) {
+        if (r == 0 && !json_is_array(json_object_get(p, "value")) &&
+            !json_is_string(json_object_get(p, "value")))
+            r = invalid_spec(c,
+                             "invalid value: parameters of type array only are allowed in "
+                             "matrix: spec.%s[%zu].matrix.params[%zu]",
+                             field, i, k);
+    }
+    what = xasprintf("spec.%s[%zu].matrix.include", field, i);
+    json_array_foreach(json_object_get(matrix, "include"), k, p) {
+        if (r == 0 && !json_is_object(p))
+            r = invalid_spec(c, "expected an object: %s[%zu]", what, k);
+        if (r == 0)
+            r = check_param_list(c, json_object_get(p, "params"), what);
+    }
+    free(what);
+    return r;
+}
+
 static int check_task(struct ctx *c, const char *field, size_t i, const json_t *pt)
 {
     const json_t *ref = json_object_get(pt, "taskRef");
@@ -589,6 +641,9 @@ static int check_task(struct ctx *c, const char *field, size_t i, const json_t *
                             "of any other pipeline task or aggregate status of tasks: "
                             "spec.tasks[%zu]",
                             i);
+    r = check_shapes(c, field, i, pt);
+    if (r < 0)
+        return r;
     return check_when(c, field, i, pt);
 }
 
@@ -1692,6 +1747,11 @@ static void discover(struct ctx *c, bool listed)
             continue;
         applied = applied_pt(c, pt, NULL);
         pt->combos = matrix_combos(json_object_get(applied, "matrix"));
+        if (pt->combos && json_array_size(pt->combos) == 0 && !matrix_has_empty(applied)) {
+            /* a matrix that yields nothing and has no empty array runs once, unmatrixed */
+            json_decref(pt->combos);
+            pt->combos = NULL;
+        }
         json_decref(applied);
         count = pt->combos ? json_array_size(pt->combos) : 1;
         if (!names) {
@@ -1812,9 +1872,10 @@ static void cancel_running(struct ctx *c, bool finals, const char *message)
 
 /* ---- skipping (§12) and scheduling (§6.3) ---- */
 
+/* Done for scheduling (§6.2): skipped, finished, or failed result validation this pass. */
 static bool pt_done(const struct pt *pt)
 {
-    return pt->skip || pt_finished(pt);
+    return pt->skip || pt_finished(pt) || pt->invalid_msg;
 }
 
 static bool status_is(const struct ctx *c, const char *value)

@@ -1155,6 +1155,115 @@ static void test_plan_params_defaults_chain_and_propagate(void **state)
     world_done(&w);
 }
 
+static void test_plan_failed_validation_still_runs_finally(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"a\",\"taskSpec\":{\"results\":[{\"name\":\"r\"}]," STEP "}},"
+                     "{\"name\":\"b\",\"params\":[{\"name\":\"p\",\"value\":"
+                     "\"$(tasks.a.results.r)\"}]," ECHO_TASK "}}],"
+                     "\"finally\":[{\"name\":\"f\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    json_object_set_new(child(&w, "pr-a"), "status",
+                        json_pack("{s:[{s:s, s:s, s:s}]}", "conditions", "type", "Succeeded",
+                                  "status", "True", "reason", "Succeeded"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_false(plan.done);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    assert_non_null(created(&plan, "pr-f"));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-f"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "PipelineValidationFailed");
+    assert_non_null(strstr(cond_field(plan.status, "message"),
+                           "Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 0, Failed "
+                           "Validation: 1 (task \"a\""));
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+/* Replace the node at every position below 'node' with each hostile value and plan. */
+static size_t mutate_walk(struct world *w, json_t *node, int depth)
+{
+    static const char *const hostile[] = {"7", "\"x\"", "[]", "{}", "null", "[7,{}]", "\"$(\""};
+    size_t runs = 0;
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (depth > 8)
+        return 0;
+    if (json_is_object(node)) {
+        void *tmp;
+
+        json_object_foreach_safe(node, tmp, k, v)
+        {
+            json_t *saved = json_incref(v);
+            char *key = xstrdup(k);
+
+            for (size_t h = 0; h < sizeof(hostile) / sizeof(hostile[0]); h++) {
+                struct pipelinerun_plan plan;
+                json_t *save_status = json_incref(json_object_get(w->pr, "status"));
+
+                json_object_set_new(node, key, json_loads(hostile[h], JSON_DECODE_ANY, NULL));
+                if (world_plan(w, &plan) == 0)
+                    pipelinerun_plan_done(&plan);
+                if (save_status)
+                    json_object_set_new(w->pr, "status", save_status);
+                else
+                    json_object_del(w->pr, "status");
+                runs++;
+            }
+            json_object_set_new(node, key, saved);
+            runs += mutate_walk(w, saved, depth + 1);
+            free(key);
+        }
+    } else if (json_is_array(node)) {
+        json_array_foreach(node, i, v) {
+            runs += mutate_walk(w, v, depth + 1);
+        }
+    }
+    return runs;
+}
+
+static void test_plan_survives_hostile_shapes_everywhere(void **state)
+{
+    static const char *const files[] = {
+        "pipelinerun-results.json",
+        "pipelinerun-with-matrix-include.json",
+        "workspace-from-volumeclaimtemplate.json",
+        "pipelinerun-task-execution-status.json",
+    };
+
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        struct world w;
+        struct pipelinerun_plan plan;
+        json_t *spec;
+        size_t runs;
+
+        world_load(&w, files[f]);
+        /* one real pass first, so the run has a status and children to mangle too */
+        assert_int_equal(world_plan(&w, &plan), 0);
+        adopt(&w, &plan);
+        pipelinerun_plan_done(&plan);
+        spec = json_object_get(w.pr, "spec");
+        runs = mutate_walk(&w, spec, 0);
+        runs += mutate_walk(&w, json_object_get(w.pr, "status"), 0);
+        if (w.pipeline)
+            runs += mutate_walk(&w, w.pipeline, 0);
+        runs += mutate_walk(&w, w.taskruns, 0);
+        runs += mutate_walk(&w, w.tasks, 0);
+        assert_true(runs > 50);
+        world_done(&w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1182,6 +1291,8 @@ int main(void)
         cmocka_unit_test(test_plan_v1beta1_run_fields_reach_children),
         cmocka_unit_test(test_plan_stored_spec_wins_and_deleted_child_is_recreated),
         cmocka_unit_test(test_plan_params_defaults_chain_and_propagate),
+        cmocka_unit_test(test_plan_failed_validation_still_runs_finally),
+        cmocka_unit_test(test_plan_survives_hostile_shapes_everywhere),
         cmocka_unit_test(test_plan_rejects_non_object_run),
     };
 
