@@ -243,8 +243,10 @@ static char *body_excerpt(const char *body, size_t len)
     char *out = xstrndup(body, len < 200 ? len : 200);
 
     for (; out[n]; n++)
-        if (out[n] == '\n' || out[n] == '\r' || (unsigned char)out[n] < 0x20)
+        if ((unsigned char)out[n] < 0x20)
             out[n] = ' ';
+    while (n > 0 && out[n - 1] == ' ')
+        out[--n] = '\0';
     return out;
 }
 

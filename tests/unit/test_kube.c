@@ -339,7 +339,7 @@ static void test_kube_get_refusals_keep_server_status(void **state)
     assert_null(f->res[2].reason);
     assert_string_equal(f->res[2].message,
                         "GET /version: HTTP 502: <html><body><h1>502 Bad Gateway</h1> "
-                        "</body></html> ");
+                        "</body></html>");
     free(nf);
     free(conflict);
     free(html);
