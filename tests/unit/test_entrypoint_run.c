@@ -32,6 +32,24 @@ struct fixture {
     char binary[512];
 };
 
+/* Processes a test started and has not reaped yet; teardown kills what a failure left. */
+static pid_t live[64];
+static size_t n_live;
+
+static void track(pid_t pid)
+{
+    if (n_live < sizeof(live) / sizeof(live[0]))
+        live[n_live++] = pid;
+}
+
+static void untrack(pid_t pid)
+{
+    for (size_t i = 0; i < n_live; i++) {
+        if (live[i] == pid)
+            live[i] = 0;
+    }
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -62,6 +80,13 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
 
+    for (size_t i = 0; i < n_live; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+        }
+    }
+    n_live = 0;
     nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(fx);
     return 0;
@@ -101,6 +126,7 @@ static pid_t spawn_env(const char *const *argv, const char *errlog, char *const 
                                          0644);
     assert_int_equal(posix_spawn(&pid, v[0], &fa, NULL, v, env), 0);
     posix_spawn_file_actions_destroy(&fa);
+    track(pid);
     return pid;
 }
 
@@ -161,12 +187,15 @@ static int wait_exit(pid_t pid, int seconds)
     for (int waited = 0; waited < seconds * 200; waited++) {
         pid_t r = waitpid(pid, &status, WNOHANG);
 
-        if (r == pid)
+        if (r == pid) {
+            untrack(pid);
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
         nanosleep(&nap, NULL);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
+    untrack(pid);
     fail_msg("entrypoint %ld did not exit within %ds", (long)pid, seconds);
     return -1;
 }
@@ -202,13 +231,22 @@ static void test_entrypoint_chain_runs_steps_in_order(void **state)
     char script[3][600];
     pid_t pid[3];
 
+    struct timespec t0, t1;
+    long ms;
+
     for (int i = 0; i < 3; i++)
         snprintf(script[i], sizeof(script[i]), "echo %d >> '%s'", i, at(fx, "order"));
     /* started last-first: only the post files can put them in order */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 2; i >= 0; i--)
         pid[i] = start_step(fx, i, NULL, script[i]);
     for (int i = 0; i < 3; i++)
         assert_int_equal(wait_exit(pid[i], 20), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* woken by inotify, not by a once-a-second poll (two hand-offs would take about 2s) */
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ms >= 1500)
+        fail_msg("three chained steps took %ldms", ms);
     assert_string_equal(slurp(at(fx, "order")), "0\n1\n2\n");
     for (int i = 0; i < 3; i++) {
         assert_true(exists(at(fx, "run/%d/out", i)));
@@ -350,22 +388,35 @@ static void test_entrypoint_wait_file_content_waits_for_non_empty(void **state)
     struct fixture *fx = *state;
     char wait_flag[512];
     const char *extra[] = {"-wait_file", wait_flag, "-wait_file_content", NULL};
+    struct timespec t0, t1;
     pid_t pid;
     int fd;
 
+    /* the kubelet's downward-API layout: ready -> ..data/ready, ..data -> ..<timestamp> */
     mkdir(at(fx, "downward"), 0755);
-    snprintf(wait_flag, sizeof(wait_flag), "%s", at(fx, "downward/ready"));
-    fd = open(wait_flag, O_WRONLY | O_CREAT, 0644);
+    mkdir(at(fx, "downward/..t1"), 0755);
+    fd = open(at(fx, "downward/..t1/ready"), O_WRONLY | O_CREAT, 0644);
     close(fd);
+    assert_int_equal(symlink("..t1", at(fx, "downward/..data")), 0);
+    assert_int_equal(symlink("..data/ready", at(fx, "downward/ready")), 0);
+    snprintf(wait_flag, sizeof(wait_flag), "%s", at(fx, "downward/ready"));
     pid = start_step(fx, 0, extra, "true");
     usleep(200 * 1000);
     assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* still waiting on the empty file */
-    /* the kubelet swaps a symlink; a rename into place is what inotify sees */
-    fd = open(at(fx, "downward/.tmp"), O_WRONLY | O_CREAT, 0644);
+
+    /* the annotation arrives: a new timestamped dir, then ..data swapped by rename */
+    mkdir(at(fx, "downward/..t2"), 0755);
+    fd = open(at(fx, "downward/..t2/ready"), O_WRONLY | O_CREAT, 0644);
     assert_int_equal(write(fd, "READY", 5), 5);
     close(fd);
-    assert_int_equal(rename(at(fx, "downward/.tmp"), wait_flag), 0);
+    assert_int_equal(symlink("..t2", at(fx, "downward/..data_tmp")), 0);
+    usleep(100 * 1000); /* let the step settle after the events above */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(rename(at(fx, "downward/..data_tmp"), at(fx, "downward/..data")), 0);
     assert_int_equal(wait_exit(pid, 20), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* inotify saw the swap: well before the one-second fallback re-check */
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 700);
 }
 
 static void test_entrypoint_unknown_flag_exits_1(void **state)
