@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "controller/pipelinerun_resolve.h"
+
 /*
  * The PipelineRun planner (tekton-pipelinerun.md §4.3–§21) as a pure function: the
  * PipelineRun, its Pipeline, the Tasks its pipeline tasks reference, the child TaskRuns that
@@ -15,35 +17,6 @@
  */
 
 struct tekton_config;
-
-/* Succeeded-condition reasons (exact Tekton strings, §21.2). */
-#define PIPELINERUN_REASON_STARTED           "Started"
-#define PIPELINERUN_REASON_RUNNING           "Running"
-#define PIPELINERUN_REASON_SUCCEEDED         "Succeeded"
-#define PIPELINERUN_REASON_COMPLETED         "Completed"
-#define PIPELINERUN_REASON_FAILED            "Failed"
-#define PIPELINERUN_REASON_CANCELLED         "Cancelled"
-#define PIPELINERUN_REASON_PENDING           "PipelineRunPending"
-#define PIPELINERUN_REASON_TIMEOUT           "PipelineRunTimeout"
-#define PIPELINERUN_REASON_STOPPING          "PipelineRunStopping"
-#define PIPELINERUN_REASON_CANCELLED_FINALLY "CancelledRunningFinally"
-#define PIPELINERUN_REASON_STOPPED_FINALLY   "StoppedRunningFinally"
-#define PIPELINERUN_REASON_TIMEOUT_FINALLY   "PipelineRunTimeoutRunningFinally"
-#define PIPELINERUN_REASON_GET_PIPELINE      "CouldntGetPipeline"
-#define PIPELINERUN_REASON_GET_TASK          "CouldntGetTask"
-#define PIPELINERUN_REASON_INVALID_GRAPH     "PipelineInvalidGraph"
-#define PIPELINERUN_REASON_VALIDATION        "PipelineValidationFailed"
-#define PIPELINERUN_REASON_PARAM_MISSING     "ParameterMissing"
-#define PIPELINERUN_REASON_PARAM_TYPE        "ParameterTypeMismatch"
-#define PIPELINERUN_REASON_OBJECT_KEYS       "ObjectParameterMissKeys"
-#define PIPELINERUN_REASON_ARRAY_INDEX       "ParamArrayIndexingInvalid"
-#define PIPELINERUN_REASON_WORKSPACES        "InvalidWorkspaceBindings"
-#define PIPELINERUN_REASON_TASKRUN_SPECS     "InvalidTaskRunSpecs"
-#define PIPELINERUN_REASON_TASK_RESULT_REF   "InvalidTaskResultReference"
-#define PIPELINERUN_REASON_PIPE_RESULT_REF   "InvalidPipelineResultReference"
-#define PIPELINERUN_REASON_OPTIONAL_WS       "RequiredWorkspaceMarkedOptional"
-#define PIPELINERUN_REASON_CREATE_RUN        "CreateRunFailed"
-#define PIPELINERUN_REASON_PIPELINE_RESULT   "CouldntGetPipelineResult"
 
 /* The statusMessage of a child cancelled by the planner (§16.4, §17.1). */
 #define PIPELINERUN_CANCEL_MESSAGE                                                                 \
