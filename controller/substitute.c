@@ -109,35 +109,43 @@ size_t substitute_table_size(const struct substitute_table *t)
 
 int substitute_string(const struct substitute_table *t, const char *s, char **ret)
 {
+    const char *end = s + strlen(s);
     const char *close = NULL; /* first ')' at or after the current "$(" + 2, cached */
     const char *p = s;
-    const char *q;
+    const char *q = s;
     struct buf b;
     int r = 0;
 
+    /* memchr over known lengths, not strstr: scanning stays linear even for "$($($(..." and
+     * under ASan, whose string interceptors re-measure the whole tail on every call */
     buf_init(&b, SUBSTITUTE_MAX_STRING);
-    while (r == 0 && (q = strstr(p, "$(")) != NULL) {
+    while (r == 0 && (q = memchr(q, '$', (size_t)(end - q))) != NULL) {
         const char *value;
+        size_t klen;
 
-        r = buf_append(&b, p, (size_t)(q - p));
+        if (q + 1 >= end || q[1] != '(') {
+            q++;
+            continue;
+        }
         if (!close || close < q + 2)
-            close = strchr(q + 2, ')');
+            close = memchr(q + 2, ')', (size_t)(end - q - 2));
         if (!close)
             break; /* no ')' left: nothing further can match */
-        value = (size_t)(close - q - 2) <= t->max_key
-                    ? json_string_value(json_object_getn(t->map, q + 2, (size_t)(close - q - 2)))
-                    : NULL;
-        if (r == 0 && value) {
-            r = buf_append_str(&b, value);
-            p = close + 1;
-        } else if (r == 0) {
+        klen = (size_t)(close - q - 2);
+        value =
+            klen <= t->max_key ? json_string_value(json_object_getn(t->map, q + 2, klen)) : NULL;
+        if (!value) {
             /* no key here: keep the '$' and rescan from the next byte, as Go's Replacer does */
-            r = buf_append(&b, q, 1);
-            p = q + 1;
+            q++;
+            continue;
         }
+        r = buf_append(&b, p, (size_t)(q - p));
+        if (r == 0)
+            r = buf_append_str(&b, value);
+        p = q = close + 1;
     }
     if (r == 0)
-        r = buf_append_str(&b, p);
+        r = buf_append(&b, p, (size_t)(end - p));
     if (r < 0) {
         buf_done(&b);
         return r;
@@ -169,16 +177,18 @@ const json_t *substitute_whole_ref(const struct substitute_table *t, const char 
 bool substitute_find_ref(const char *s, const char *prefix, size_t *ret_start, size_t *ret_len)
 {
     size_t plen = strlen(prefix);
+    const char *end = s + strlen(s);
     const char *q = s;
 
-    while ((q = strstr(q, "$(")) != NULL) {
+    while ((q = memchr(q, '$', (size_t)(end - q))) != NULL) {
         const char *close;
 
-        if (strncmp(q + 2, prefix, plen) != 0) {
+        if (q + 1 >= end || q[1] != '(' || (size_t)(end - q - 2) < plen ||
+            memcmp(q + 2, prefix, plen) != 0) {
             q++;
             continue;
         }
-        close = strchr(q + 2, ')');
+        close = memchr(q + 2, ')', (size_t)(end - q - 2));
         if (!close)
             return false;
         *ret_start = (size_t)(q - s);
@@ -204,6 +214,7 @@ enum seg_kind {
     SEG_PARAMS,
     SEG_VALUES,
     SEG_DEEP,
+    SEG_JSON,
 };
 
 static const struct {
@@ -211,7 +222,7 @@ static const struct {
     enum seg_kind kind;
 } seg_suffixes[] = {
     {"[]*", SEG_EXPAND}, {"[]=", SEG_PARAMS}, {"[]", SEG_EACH},
-    {"{}", SEG_VALUES},  {"**", SEG_DEEP},
+    {"{}", SEG_VALUES},  {"**", SEG_DEEP},    {"~", SEG_JSON},
 };
 
 static void path_truncate(struct buf *b, size_t len)
@@ -348,6 +359,28 @@ static int subst_param(struct walk *w, json_t *param)
     return json_object_set_new(param, "value", json_deep_copy(whole)) ? -EINVAL : 0;
 }
 
+/* A string that is exactly a whole-array reference becomes the array's JSON text (when.input);
+ * anything else is substituted as usual. */
+static int subst_json_text(struct walk *w, json_t *v)
+{
+    const json_t *whole =
+        json_is_string(v) ? substitute_whole_ref(w->t, json_string_value(v)) : NULL;
+    char *text;
+    int r;
+
+    if (!json_is_array(whole))
+        return subst_value(w, v);
+    text = json_dumps(whole, JSON_COMPACT);
+    if (!text)
+        return 0;
+    w->growth += strlen(text);
+    r = w->growth > SUBSTITUTE_MAX_GROWTH ? fail(w) : 0;
+    if (r == 0)
+        (void)json_string_set(v, text);
+    free(text);
+    return r;
+}
+
 static int walk_path(struct walk *w, json_t *node, const char *path);
 
 static int walk_child(struct walk *w, json_t *child, enum seg_kind kind, const char *rest)
@@ -362,6 +395,8 @@ static int walk_child(struct walk *w, json_t *child, enum seg_kind kind, const c
         return rest ? walk_path(w, child, rest) : subst_value(w, child);
     if (kind == SEG_DEEP)
         return deep(w, child);
+    if (kind == SEG_JSON)
+        return subst_json_text(w, child);
     if (kind == SEG_EXPAND)
         return json_is_array(child) ? expand_list(w, child) : 0;
     if (json_is_array(child) && kind != SEG_VALUES) {
@@ -504,7 +539,7 @@ int substitute_taskspec(json_t *spec, const struct substitute_table *t, char **r
 
 const char *const substitute_step_fields[] = {
     CONTAINER_FIELDS, "script",           "onError",    "stdoutConfig.path", "stderrConfig.path",
-    "when[].input",   "when[].values[]*", "when[].cel", "params[]=",         NULL,
+    "when[].input~",  "when[].values[]*", "when[].cel", "params[]=",         NULL,
 };
 
 const char *const substitute_step_template_fields[] = {CONTAINER_FIELDS, NULL};

@@ -67,7 +67,9 @@ const json_t *substitute_whole_ref(const struct substitute_table *t, const char 
  *   "{}"   every member value of that object,
  *   "[]="  a param list: every element's "value" is substituted the way Tekton substitutes
  *          param values (a string exactly `$(a[*])`/`$(o[*])` becomes the array/object),
- *   "**"   every string anywhere below that member (object values and array elements).
+ *   "**"   every string anywhere below that member (object values and array elements),
+ *   "~"    that string member, except that a string exactly `$(a)`/`$(a[*])` for an array
+ *          key becomes the array's compact JSON text (Tekton's `when[].input`).
  * Missing members and values of the wrong JSON type are skipped: hostile input never fails
  * here. Returns 0, or -E2BIG when a string or the call's total growth passes the ceilings;
  * then '*reterr_path' (if not NULL) gets a new string naming the field ("steps[0].script").

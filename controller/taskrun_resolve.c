@@ -1137,28 +1137,55 @@ static int check_one_ref(struct ref_scan *s, const char *value, const char *at, 
     return invalid_spec(c, buf_str(&s->field), "variable type invalid in \"%.*s\"", CLIP(value));
 }
 
+/* $(context.taskRun.X) knows only name|namespace|uid, $(context.task.X) name|retry-count. */
+static int check_context_ref(struct ref_scan *s, const char *at, size_t len)
+{
+    static const char *const known_refs[] = {
+        "$(context.taskRun.name)", "$(context.taskRun.namespace)", "$(context.taskRun.uid)",
+        "$(context.task.name)",    "$(context.task.retry-count)",  NULL,
+    };
+
+    for (size_t i = 0; known_refs[i]; i++) {
+        if (strlen(known_refs[i]) == len && memcmp(known_refs[i], at, len) == 0)
+            return 0;
+    }
+    /* other context.* roots (pipelineRun, pipelineTask) are PipelineRun business: left alone */
+    if (strncmp(at, "$(context.taskRun.", 18) != 0 && strncmp(at, "$(context.task.", 15) != 0)
+        return 0;
+    return invalid_spec(s->c, buf_str(&s->field), "non-existent variable in \"%.*s\"",
+                        len > CLIP_BYTES ? CLIP_BYTES : (int)len, at);
+}
+
 static int scan_string(struct ref_scan *s, const char *value, enum ref_site site)
 {
-    const char *p = value;
-    const char *at;
-    int r;
+    const char *end = value + strlen(value);
+    const char *close = NULL; /* cached first ')' after the current "$(": keeps this linear */
+    const char *at = value;
+    int r = 0;
 
-    while ((at = strstr(p, "$(")) != NULL) {
-        const char *close = strchr(at + 2, ')');
+    while (r == 0 && (at = memchr(at, '$', (size_t)(end - at))) != NULL) {
+        const char *in = at + 2;
 
+        if (at + 1 >= end || at[1] != '(') {
+            at++;
+            continue;
+        }
+        if (!close || close < in)
+            close = memchr(in, ')', (size_t)(end - in));
         if (!close)
             return 0;
-        if (strncmp(at + 2, "params.", 7) == 0 || strncmp(at + 2, "params[", 7) == 0 ||
-            strncmp(at + 2, "inputs.params.", 14) == 0) {
+        if (strncmp(in, "context.", 8) == 0) {
+            r = check_context_ref(s, at, (size_t)(close - at) + 1);
+            at = close + 1;
+        } else if (strncmp(in, "params.", 7) == 0 || strncmp(in, "params[", 7) == 0 ||
+                   strncmp(in, "inputs.params.", 14) == 0) {
             r = check_one_ref(s, value, at, (size_t)(close - at) + 1, site);
-            if (r < 0)
-                return r;
-            p = close + 1;
+            at = close + 1;
         } else {
-            p = at + 2;
+            at += 2;
         }
     }
-    return 0;
+    return r;
 }
 
 /* Scan every string under 'v'; 'key' is the member name 'v' sits under in its parent. */
@@ -1191,10 +1218,13 @@ static int scan_value(struct ref_scan *s, json_t *v, const char *key, int depth)
     if (json_is_object(v)) {
         json_object_foreach(v, k, item) {
             (void)buf_printf(&s->field, ".%.*s", CLIP(k));
-            r = key && strcmp(key, "params") == 0 && strcmp(k, "value") == 0
-                    ? (json_is_string(item) ? scan_string(s, json_string_value(item), SITE_PARAM)
-                                            : 0)
-                    : scan_value(s, item, k, depth + 1);
+            if (key && strcmp(key, "params") == 0 && strcmp(k, "value") == 0)
+                r = json_is_string(item) ? scan_string(s, json_string_value(item), SITE_PARAM) : 0;
+            else if (key && strcmp(key, "when") == 0 && strcmp(k, "input") == 0 &&
+                     json_is_string(item))
+                r = scan_string(s, json_string_value(item), SITE_LIST);
+            else
+                r = scan_value(s, item, k, depth + 1);
             s->field.len = mark;
             s->field.data[mark] = '\0';
             if (r < 0)
@@ -1408,7 +1438,10 @@ static void map_indexed(struct substitute_table *t, json_t *v, const char *p, co
     const char *k;
     size_t i;
     char *needle;
+    const char *str;
+    const char *end;
     const char *at;
+    size_t nlen;
 
     if (depth > 64)
         return;
@@ -1421,8 +1454,14 @@ static void map_indexed(struct substitute_table *t, json_t *v, const char *p, co
     if (!json_is_string(v))
         return;
     needle = xasprintf("$(params.%s[", p);
-    for (at = strstr(json_string_value(v), needle); at; at = strstr(at + 1, needle)) {
-        const char *d = at + strlen(needle);
+    nlen = strlen(needle);
+    str = json_string_value(v);
+    end = str + strlen(str);
+    for (at = str; (at = memchr(at, '$', (size_t)(end - at))) != NULL; at++) {
+        const char *d = at + nlen;
+
+        if ((size_t)(end - at) < nlen || memcmp(at, needle, nlen) != 0)
+            continue;
         size_t nd = strspn(d, "0123456789");
 
         if (nd > 0 && nd < 10 && d[nd] == ']' && d[nd + 1] == ')') {

@@ -132,6 +132,22 @@ static void test_substitute_json_expands_isolated_array_elements(void **state)
     substitute_table_free(t);
 }
 
+static void test_substitute_json_when_input_array_becomes_json_text(void **state)
+{
+    static const char *const paths[] = {"when[].input~", "when[].values[]*", NULL};
+    struct substitute_table *t = sample_table();
+    json_t *step = json_pack("{s:[{s:s,s:[s]},{s:s}]}", "when", "input", "$(params.arr[*])",
+                             "values", "$(params.arr)", "input", "x$(params.x)");
+    json_t *want = json_pack("{s:[{s:s,s:[sss]},{s:s}]}", "when", "input", "[\"a\",\"b\",\"c\"]",
+                             "values", "a", "b", "c", "input", "xX");
+
+    assert_int_equal(substitute_json(step, paths, t, NULL), 0);
+    assert_true(json_equal(step, want));
+    json_decref(step);
+    json_decref(want);
+    substitute_table_free(t);
+}
+
 static void test_substitute_json_touches_only_listed_fields(void **state)
 {
     static const char *const paths[] = {"image", "env[].value", "volumeMounts[].mountPath", NULL};
@@ -322,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_substitute_string_table),
         cmocka_unit_test(test_substitute_whole_ref_table),
         cmocka_unit_test(test_substitute_json_expands_isolated_array_elements),
+        cmocka_unit_test(test_substitute_json_when_input_array_becomes_json_text),
         cmocka_unit_test(test_substitute_json_touches_only_listed_fields),
         cmocka_unit_test(test_substitute_json_wrong_types_are_skipped),
         cmocka_unit_test(test_substitute_json_param_values_become_arrays_and_objects),

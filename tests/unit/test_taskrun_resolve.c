@@ -654,6 +654,12 @@ static const struct bad_case bad_cases[] = {
      NULL, VF,
      "\"spec.taskSpec.steps[0].env[0].value\": non-existent variable in "
      "\"$(params.o.zz)\""},
+    {"unknown context variable",
+     TS("{\"steps\":[{\"image\":\"i\",\"script\":\"echo $(context.taskRun.labels)\"}]}"), NULL, VF,
+     "\"spec.taskSpec.steps[0].script\": non-existent variable in \"$(context.taskRun.labels)\""},
+    {"unknown task context variable",
+     TS("{\"steps\":[{\"image\":\"i\",\"workingDir\":\"/$(context.task.uid)\"}]}"), NULL, VF,
+     "\"spec.taskSpec.steps[0].workingDir\": non-existent variable in \"$(context.task.uid)\""},
     {"malformed bracket ref",
      TS_P("[{\"name\":\"x\",\"value\":\"v\"}]",
           "{\"steps\":[{\"image\":\"i\",\"script\":\"$(params[\\\"x)\"}]}"),
@@ -852,6 +858,27 @@ static void test_taskrun_resolve_huge_and_deep_inputs_are_bounded(void **state)
     assert_non_null(strstr(err.message, "\"spec.taskSpec.steps[0].script\""));
     taskrun_resolve_error_done(&err);
     json_decref(tr);
+
+    /* a 2 MiB script of "$(" openers and one ')' at the end: validated in linear time */
+    {
+        size_t m = 2 * 1024 * 1024;
+        char *openers = malloc(m + 2);
+
+        for (size_t i = 0; i < m; i += 2)
+            memcpy(openers + i, "$(", 2);
+        memcpy(openers + m, ")", 2);
+        tr = json_pack("{s:{s:s}, s:{s:{s:[{s:s,s:s}]}}}", "metadata", "name", "t", "spec",
+                       "taskSpec", "steps", "image", "i", "script", openers);
+        in.taskrun = tr;
+        assert_int_equal(taskrun_resolve(&in, &res, &err), 0);
+        assert_int_equal(json_string_length(json_object_get(
+                             json_array_get(json_object_get(res->spec, "steps"), 0), "script")),
+                         m + 1);
+        taskrun_resolved_free(res);
+        res = NULL;
+        json_decref(tr);
+        free(openers);
+    }
 
     /* nesting 200 deep inside a step: refused with the field, not a stack overflow */
     for (int i = 0; i < 200; i++)
