@@ -654,6 +654,54 @@ static void lookup_children(struct ctx *c, struct pt *pt)
     classify(pt);
 }
 
+static int cmp_json_string(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+static bool has_string(const json_t *list, const char *s)
+{
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * §4.2 step 8: cached children of this PT that status.childReferences does not list yet (a
+ * status write was lost) are adopted, in name order, after the listed ones. Takes 'names'
+ * (may be NULL) and returns the list, or NULL when there is nothing.
+ */
+static json_t *adopt_unlisted(const struct ctx *c, const char *pt_name, json_t *names)
+{
+    size_t n = json_array_size(c->in->taskruns);
+    json_t **found = xcalloc(n + 1, sizeof(*found));
+    const json_t *tr;
+    size_t i, k = 0;
+
+    json_array_foreach(c->in->taskruns, i, tr) {
+        const json_t *meta = json_object_get(tr, "metadata");
+        const json_t *labels = json_object_get(meta, "labels");
+        const char *name = str_at(meta, "name");
+
+        if (name && strcmp(str_or(str_at(labels, "tekton.dev/pipelineTask"), ""), pt_name) == 0 &&
+            strcmp(str_or(str_at(labels, "tekton.dev/pipelineRun"), ""), c->name) == 0 &&
+            !has_string(names, name))
+            found[k++] = json_string(name);
+    }
+    qsort(found, k, sizeof(*found), cmp_json_string);
+    if (k > 0 && !names)
+        names = json_array();
+    for (i = 0; i < k; i++)
+        json_array_append_new(names, found[i]);
+    free(found);
+    return names;
+}
+
 /* Names recorded in status.childReferences for this PT, in order; NULL when none. */
 static json_t *listed_names(const struct ctx *c, const char *pt_name)
 {
@@ -670,7 +718,7 @@ static json_t *listed_names(const struct ctx *c, const char *pt_name)
             names = json_array();
         json_array_append_new(names, json_string(n));
     }
-    return names;
+    return adopt_unlisted(c, pt_name, names);
 }
 
 /* ---- results of finished tasks (§10) ---- */

@@ -1264,6 +1264,29 @@ static void test_plan_survives_hostile_shapes_everywhere(void **state)
     }
 }
 
+static void test_plan_adopts_children_missing_from_child_references(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    /* a child named by an older rule, and a status write that was lost */
+    json_object_set_new(json_object_get(child(&w, "pr-a"), "metadata"), "name",
+                        json_string("pr-a-legacy"));
+    json_object_del(json_object_get(w.pr, "status"), "childReferences");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(plan.status, "childReferences"), 0), "name")),
+        "pr-a-legacy");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1293,6 +1316,7 @@ int main(void)
         cmocka_unit_test(test_plan_params_defaults_chain_and_propagate),
         cmocka_unit_test(test_plan_failed_validation_still_runs_finally),
         cmocka_unit_test(test_plan_survives_hostile_shapes_everywhere),
+        cmocka_unit_test(test_plan_adopts_children_missing_from_child_references),
         cmocka_unit_test(test_plan_rejects_non_object_run),
     };
 
