@@ -5,7 +5,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 passed=0 failed=0
 for t in "$@"; do
-    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
+    # a hung test must not hang CI: every binary gets a bound
+    if timeout 600 "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
 done
 echo "unit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
