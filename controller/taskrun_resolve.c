@@ -1018,10 +1018,12 @@ static const json_t *known_value(struct ctx *c, const char *name)
     return json_object_get(c->values, name);
 }
 
+/* A param a reference may name: declared, or (embedded specs only, §4.5) given by the
+ * TaskRun. A referenced Task could never have been admitted with undeclared references. */
 static bool known(struct ctx *c, const char *name)
 {
     return find_by_name(json_object_get(c->spec, "params"), name) ||
-           json_object_get(c->params, name);
+           (c->embedded && json_object_get(c->params, name));
 }
 
 /* Parse the inside of "$(...)" after the "params" prefix. Returns false if malformed. */
@@ -2146,6 +2148,108 @@ static int substitute_phases(struct ctx *c)
 
 /* ---- overrides, pod template, metadata ---- */
 
+/* A Kubernetes quantity ("100m", "1Gi", "1e3", 2) as a number; false if it is not one. */
+static bool parse_quantity(const json_t *q, long double *ret)
+{
+    static const struct {
+        const char *suffix;
+        long double mult;
+    } suffixes[] = {
+        {"", 1.0L},
+        {"n", 1e-9L},
+        {"u", 1e-6L},
+        {"m", 1e-3L},
+        {"k", 1e3L},
+        {"M", 1e6L},
+        {"G", 1e9L},
+        {"T", 1e12L},
+        {"P", 1e15L},
+        {"E", 1e18L},
+        {"Ki", 1024.0L},
+        {"Mi", 1048576.0L},
+        {"Gi", 1073741824.0L},
+        {"Ti", 1099511627776.0L},
+        {"Pi", 1125899906842624.0L},
+        {"Ei", 1152921504606846976.0L},
+    };
+    const char *s = json_string_value(q);
+    const char *d;
+    char *end;
+    long double v;
+
+    if (json_is_number(q)) {
+        *ret = (long double)json_number_value(q);
+        return true;
+    }
+    if (!s)
+        return false;
+    /* strtold also reads "inf", "nan" and hex floats, which are not quantities */
+    d = (s[0] == '+' || s[0] == '-') ? s + 1 : s;
+    if (!(isdigit((unsigned char)*d) || *d == '.') || strpbrk(s, "xX"))
+        return false;
+    errno = 0;
+    v = strtold(s, &end);
+    if (errno || end == s)
+        return false;
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        if (strcmp(end, suffixes[i].suffix) == 0) {
+            *ret = v * suffixes[i].mult;
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *quantity_text(const json_t *q)
+{
+    char *t;
+
+    if (json_is_string(q))
+        return xstrdup(json_string_value(q));
+    t = json_dumps(q, JSON_ENCODE_ANY | JSON_COMPACT);
+    return t ? t : xstrdup("");
+}
+
+/* A step's requests may not exceed its limits (or the stepTemplate's, §3.3). */
+static int check_requests(struct ctx *c)
+{
+    const json_t *tmpl_limits = json_object_get(
+        json_object_get(json_object_get(c->spec, "stepTemplate"), "computeResources"), "limits");
+    json_t *step;
+    size_t i;
+
+    json_array_foreach(json_object_get(c->spec, "steps"), i, step) {
+        json_t *res = json_object_get(step, "computeResources");
+        json_t *requests = json_object_get(res, "requests");
+        const char *k;
+        json_t *req;
+
+        json_object_foreach(requests, k, req) {
+            const json_t *lim = json_object_get(json_object_get(res, "limits"), k);
+            long double rv;
+            long double lv;
+            char *rt;
+            char *lt;
+            int r;
+
+            if (!lim)
+                lim = json_object_get(tmpl_limits, k);
+            if (!lim || !parse_quantity(req, &rv) || !parse_quantity(lim, &lv) || rv <= lv)
+                continue;
+            rt = quantity_text(req);
+            lt = quantity_text(lim);
+            r = fail(c, TASKRUN_REASON_VALIDATION_FAILED,
+                     USER_ERROR "invalid request resource value: %.*s must be less or equal to "
+                                "limit %.*s",
+                     CLIP(rt), CLIP(lt));
+            free(rt);
+            free(lt);
+            return r;
+        }
+    }
+    return 0;
+}
+
 static int check_overrides(struct ctx *c)
 {
     static const struct {
@@ -2414,6 +2518,8 @@ int taskrun_resolve(const struct taskrun_resolve_input *in, struct taskrun_resol
         r = check_spec(&c);
     if (r == 0)
         r = validate_params(&c);
+    if (r == 0)
+        r = check_requests(&c);
     if (r == 0)
         r = check_overrides(&c);
     if (r == 0)

@@ -694,6 +694,19 @@ static const struct bad_case bad_cases[] = {
     {"workspace declarations duplicate",
      TS("{\"workspaces\":[{\"name\":\"w\"},{\"name\":\"w\"}]," STEPS "}"), NULL, VF,
      "\"spec.taskSpec.workspaces[1].name\": workspace name \"w\" must be unique"},
+    /* resources */
+    {"request above step limit",
+     TS("{\"steps\":[{\"image\":\"i\",\"computeResources\":{\"requests\":{\"memory\":\"2Gi\"},"
+        "\"limits\":{\"memory\":\"1Gi\"}}}]}"),
+     NULL, VF,
+     "[User error] invalid request resource value: 2Gi must be less or equal to limit 1Gi"},
+    {"request above stepTemplate limit",
+     TS("{\"stepTemplate\":{\"computeResources\":{\"limits\":{\"cpu\":\"500m\"}}},\"steps\":[{"
+        "\"image\":\"i\",\"computeResources\":{\"requests\":{\"cpu\":1}}}]}"),
+     NULL, VF, "invalid request resource value: 1 must be less or equal to limit 500m"},
+    {"undeclared run param used by a Task", REF(",\"params\":[{\"name\":\"x\",\"value\":\"v\"}]"),
+     TASK("{\"steps\":[{\"image\":\"i\",\"script\":\"$(params.x)\"}]}"), TV,
+     "\"spec.steps[0].script\" in Task \"t\": non-existent variable in \"$(params.x)\""},
     /* overrides */
     {"stepSpecs names an unknown step",
      TR_HEAD "\"spec\":{\"stepSpecs\":[{\"name\":\"ghost\"}],\"taskSpec\":{" STEPS "}}}", NULL, VF,
