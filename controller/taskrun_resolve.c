@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "controller/childname.h"
 #include "controller/substitute.h"
 #include "controller/tekton_config.h"
 #include "lib/buf.h"
@@ -1696,19 +1697,7 @@ static int validate_params(struct ctx *c)
 
 char *taskrun_resolve_workspace_volume_name(const char *name)
 {
-    uint32_t h = 2166136261u;
-    char hex[16];
-    size_t n;
-
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    n = (size_t)snprintf(hex, sizeof(hex), "%x", h);
-    while (n < 5)
-        hex[n++] = '0';
-    hex[5] = '\0';
-    return xasprintf("ws-%s", hex);
+    return childname_fnv("ws-", name, 5);
 }
 
 static const char *const binding_sources[] = {
@@ -2101,12 +2090,20 @@ static int phase_workspaces(struct ctx *c)
     }
     json_array_foreach(c->res->workspaces, i, b) {
         const char *name = json_string_value(json_object_get(b, "name"));
-        const char *claim = binding_claim(b);
+        const json_t *vct = json_object_get(b, "volumeClaimTemplate");
+        const char *uid =
+            json_string_value(json_object_get(json_object_get(c->tr, "metadata"), "uid"));
+        char *claim =
+            vct ? childname_pvc(
+                      json_string_value(json_object_get(json_object_get(vct, "metadata"), "name")),
+                      name, uid ? uid : "")
+                : xstrdup(binding_claim(b) ? binding_claim(b) : "");
         char *vk = xasprintf("workspaces.%s.volume", name);
         char *ck = xasprintf("workspaces.%s.claim", name);
 
         substitute_table_set_string(t, vk, json_string_value(json_object_get(b, "volume")));
-        substitute_table_set_string(t, ck, claim ? claim : "");
+        substitute_table_set_string(t, ck, claim);
+        free(claim);
         free(vk);
         free(ck);
     }

@@ -115,7 +115,7 @@ int taskrun_resolve_timeout(const json_t *taskrun, const struct tekton_config *c
 
 /*
  * The Pod volume name Tekton gives a workspace binding: "ws-" and the first five hex digits of
- * FNV-1a-32('name'). Returns a new string.
+ * FNV-1a-32('name') (childname_fnv). Returns a new string.
  */
 char *taskrun_resolve_workspace_volume_name(const char *name);
 

@@ -416,6 +416,27 @@ static void test_taskrun_resolve_default_workspace_binding_fills_required(void *
     tekton_config_free(cfg);
 }
 
+static void test_taskrun_resolve_claim_of_volume_claim_template(void **state)
+{
+    struct tekton_config *cfg = tekton_config_new_default();
+    json_t *tr = json_loads(
+        "{\"metadata\":{\"name\":\"t\",\"uid\":\"u\"},\"spec\":{\"workspaces\":[{\"name\":"
+        "\"data\",\"volumeClaimTemplate\":{\"metadata\":{\"name\":\"pvc\"},\"spec\":{}}}],"
+        "\"taskSpec\":{\"workspaces\":[{\"name\":\"data\"}],\"steps\":[{\"image\":\"i\","
+        "\"args\":[\"$(workspaces.data.claim)\",\"$(workspaces.data.volume)\"]}]}}}",
+        0, NULL);
+    struct taskrun_resolve_input in = {.taskrun = tr, .cfg = cfg};
+    struct taskrun_resolved *res = NULL;
+    struct taskrun_resolve_error err = {0};
+
+    assert_int_equal(taskrun_resolve(&in, &res, &err), 0);
+    assert_string_equal(str_at(res->spec, "steps/0/args/0"), "pvc-03e204b466");
+    assert_string_equal(str_at(res->spec, "steps/0/args/1"), str_at(res->workspaces, "0/volume"));
+    taskrun_resolved_free(res);
+    json_decref(tr);
+    tekton_config_free(cfg);
+}
+
 static void test_taskrun_resolve_defaults_fill_timeout_sa_kind_label(void **state)
 {
     struct tekton_config *cfg = tekton_config_new_default();
@@ -924,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_taskrun_resolve_status_spec_keeps_credentials_path),
         cmocka_unit_test(test_taskrun_resolve_pod_template_merges_default_and_substitutes),
         cmocka_unit_test(test_taskrun_resolve_default_workspace_binding_fills_required),
+        cmocka_unit_test(test_taskrun_resolve_claim_of_volume_claim_template),
         cmocka_unit_test(test_taskrun_resolve_defaults_fill_timeout_sa_kind_label),
         cmocka_unit_test(test_taskrun_resolve_workspace_volume_name_matches_tekton),
         cmocka_unit_test(test_taskrun_resolve_bad_input_table),
