@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "controller/childname.h"
+#include "controller/goduration.h"
 #include "controller/substitute.h"
 #include "controller/tekton_config.h"
 #include "lib/buf.h"
@@ -2428,7 +2429,7 @@ int taskrun_resolve_timeout(const json_t *taskrun, const struct tekton_config *c
         *ret_ns = cfg->default_timeout_minutes * 60 * TEKTON_NS_PER_SECOND;
         return 0;
     }
-    r = s ? tekton_config_parse_duration(s, &ns) : -EINVAL;
+    r = s ? goduration_parse(s, &ns) : -EINVAL;
     if (r < 0 || ns < 0) {
         reterr->reason = TASKRUN_REASON_VALIDATION_FAILED;
         reterr->message = s ? xasprintf(USER_ERROR "invalid value for \"spec.timeout\": \"%.*s\" "
@@ -2452,11 +2453,12 @@ json_t *taskrun_resolve_defaults(const json_t *taskrun, const struct tekton_conf
     const char *sa = json_string_value(json_object_get(spec, "serviceAccountName"));
 
     if (json_is_object(spec) && !json_object_get(spec, "timeout")) {
-        char *d =
-            tekton_config_format_duration(cfg->default_timeout_minutes * 60 * TEKTON_NS_PER_SECOND);
+        char d[32];
 
-        (void)json_object_set_new(spec, "timeout", json_string(d));
-        free(d);
+        (void)json_object_set_new(
+            spec, "timeout",
+            json_string(goduration_format(cfg->default_timeout_minutes * 60 * TEKTON_NS_PER_SECOND,
+                                          d, sizeof(d))));
     }
     if (json_is_object(spec) && (!sa || !*sa) && *cfg->default_service_account)
         (void)json_object_set_new(spec, "serviceAccountName",

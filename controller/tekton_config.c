@@ -7,13 +7,12 @@
 #include "controller/tekton_config.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "lib/buf.h"
+#include "controller/goduration.h"
 #include "lib/xalloc.h"
 #include "lib/yamljson.h"
 
@@ -84,141 +83,6 @@ static const struct enum_choice nonfalsifiability_choices[] = {
     {"spire", 1},
     {NULL, 0},
 };
-
-/* ---- Go durations ---- */
-
-static const struct {
-    const char *unit;
-    int64_t ns;
-} duration_units[] = {
-    {"ns", 1},
-    {"us", 1000},
-    {"\xc2\xb5s", 1000}, /* U+00B5 micro sign */
-    {"\xce\xbcs", 1000}, /* U+03BC Greek mu */
-    {"ms", 1000000},
-    {"s", TEKTON_NS_PER_SECOND},
-    {"m", 60 * TEKTON_NS_PER_SECOND},
-    {"h", 3600 * TEKTON_NS_PER_SECOND},
-};
-
-/* Parse one "<number><unit>" element at '*p'; adds its value to '*total'. */
-static int parse_duration_element(const char **p, int64_t *total)
-{
-    const char *s = *p;
-    uint64_t whole = 0;
-    double frac = 0;
-    double scale = 1;
-    bool digits = false;
-    size_t best = 0;
-    int64_t unit = 0;
-
-    for (; *s >= '0' && *s <= '9'; s++, digits = true) {
-        if (whole > (UINT64_MAX - 9) / 10)
-            return -ERANGE;
-        whole = whole * 10 + (uint64_t)(*s - '0');
-    }
-    if (*s == '.') {
-        for (s++; *s >= '0' && *s <= '9'; s++, digits = true) {
-            scale /= 10;
-            frac += (*s - '0') * scale;
-        }
-    }
-    if (!digits)
-        return -EINVAL;
-    /* the longest unit that matches ("ms" before "m") */
-    for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
-        size_t ul = strlen(duration_units[i].unit);
-
-        if (ul > best && strncmp(s, duration_units[i].unit, ul) == 0) {
-            best = ul;
-            unit = duration_units[i].ns;
-        }
-    }
-    if (!best)
-        return -EINVAL;
-    if (whole > (uint64_t)(INT64_MAX / unit) || *total > INT64_MAX - (int64_t)whole * unit)
-        return -ERANGE;
-    *total += (int64_t)whole * unit + (int64_t)(frac * (double)unit);
-    if (*total < 0)
-        return -ERANGE;
-    *p = s + best;
-    return 0;
-}
-
-int tekton_config_parse_duration(const char *s, int64_t *ret_ns)
-{
-    bool negative = false;
-    int64_t total = 0;
-    int r;
-
-    if (*s == '-' || *s == '+')
-        negative = *s++ == '-';
-    if (strcmp(s, "0") == 0) {
-        *ret_ns = 0;
-        return 0;
-    }
-    if (*s == '\0')
-        return -EINVAL;
-    while (*s) {
-        r = parse_duration_element(&s, &total);
-        if (r < 0)
-            return r;
-    }
-    *ret_ns = negative ? -total : total;
-    return 0;
-}
-
-/* Append 'v' / 10^'prec' with trailing fractional zeros removed, then 'unit'. */
-static void format_fixed(struct buf *b, uint64_t v, int prec, const char *unit)
-{
-    uint64_t div = 1;
-    uint64_t frac;
-
-    for (int i = 0; i < prec; i++)
-        div *= 10;
-    frac = v % div;
-    (void)buf_printf(b, "%" PRIu64, v / div);
-    if (frac) {
-        char digits[24];
-        int n = prec;
-
-        while (frac % 10 == 0) {
-            frac /= 10;
-            n--;
-        }
-        (void)snprintf(digits, sizeof(digits), "%0*" PRIu64, n, frac);
-        (void)buf_printf(b, ".%s", digits);
-    }
-    (void)buf_append_str(b, unit);
-}
-
-char *tekton_config_format_duration(int64_t ns)
-{
-    uint64_t u = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-    struct buf b;
-
-    buf_init(&b, 64);
-    if (ns < 0)
-        (void)buf_append_str(&b, "-");
-    if (u == 0) {
-        (void)buf_append_str(&b, "0s");
-    } else if (u < 1000) {
-        format_fixed(&b, u, 0, "ns");
-    } else if (u < 1000000) {
-        format_fixed(&b, u, 3, "\xc2\xb5s");
-    } else if (u < (uint64_t)TEKTON_NS_PER_SECOND) {
-        format_fixed(&b, u, 6, "ms");
-    } else {
-        uint64_t secs = u / (uint64_t)TEKTON_NS_PER_SECOND;
-
-        if (secs >= 3600)
-            (void)buf_printf(&b, "%" PRIu64 "h", secs / 3600);
-        if (secs >= 60)
-            (void)buf_printf(&b, "%" PRIu64 "m", secs / 60 % 60);
-        format_fixed(&b, u % (60 * (uint64_t)TEKTON_NS_PER_SECOND), 9, "s");
-    }
-    return buf_take(&b);
-}
 
 /* ---- ConfigMap readers ---- */
 
@@ -307,7 +171,7 @@ static int read_duration(struct reader *rd, const char *key, int64_t *field)
 
     if (r < 0 || !v)
         return r;
-    if (tekton_config_parse_duration(v, field) < 0)
+    if (goduration_parse(v, field) < 0)
         return bad_value(rd, key, v, "expected a duration such as 90s or 1m30s");
     return 0;
 }

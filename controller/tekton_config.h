@@ -98,13 +98,4 @@ struct tekton_config *tekton_config_new_default(void);
 
 void tekton_config_free(struct tekton_config *cfg);
 
-/*
- * Parse a Go duration ("1h0m0s", "90s", "1.5m", "500ms", "0") into nanoseconds. Returns 0, or
- * -EINVAL for anything Go's time.ParseDuration refuses, -ERANGE on overflow.
- */
-int tekton_config_parse_duration(const char *s, int64_t *ret_ns);
-
-/* Format nanoseconds the way Go's time.Duration.String does ("1h0m0s", "500ms", "0s"). */
-char *tekton_config_format_duration(int64_t ns);
-
 #endif

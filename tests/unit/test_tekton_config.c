@@ -155,65 +155,6 @@ static void test_tekton_config_parse_data_not_an_object_is_einval(void **state)
     json_decref(d);
 }
 
-static void test_tekton_config_parse_duration_table(void **state)
-{
-    static const struct {
-        const char *in;
-        int r;
-        int64_t ns;
-    } cases[] = {
-        {"0", 0, 0},
-        {"1h0m0s", 0, INT64_C(3600000000000)},
-        {"90s", 0, INT64_C(90000000000)},
-        {"1.5m", 0, INT64_C(90000000000)},
-        {"500ms", 0, INT64_C(500000000)},
-        {"1us", 0, 1000},
-        {"-2s", 0, INT64_C(-2000000000)},
-        {"", -EINVAL, 0},
-        {"5", -EINVAL, 0},
-        {"5x", -EINVAL, 0},
-        {"s", -EINVAL, 0},
-        {"99999999999999999999h", -ERANGE, 0},
-        {"3000000h", -ERANGE, 0},
-    };
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int64_t ns = -1;
-        int r = tekton_config_parse_duration(cases[i].in, &ns);
-
-        if (r != cases[i].r || (r == 0 && ns != cases[i].ns))
-            fail_msg("case '%s': got %d/%lld, want %d/%lld", cases[i].in, r, (long long)ns,
-                     cases[i].r, (long long)cases[i].ns);
-    }
-}
-
-static void test_tekton_config_format_duration_matches_go(void **state)
-{
-    static const struct {
-        int64_t ns;
-        const char *want;
-    } cases[] = {
-        {0, "0s"},
-        {INT64_C(3600000000000), "1h0m0s"},
-        {INT64_C(60000000000), "1m0s"},
-        {INT64_C(5000000000), "5s"},
-        {INT64_C(90000000000), "1m30s"},
-        {INT64_C(1500000000), "1.5s"},
-        {INT64_C(500000000), "500ms"},
-        {1500, "1.5\xc2\xb5s"},
-        {12, "12ns"},
-        {INT64_C(-5000000000), "-5s"},
-    };
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *got = tekton_config_format_duration(cases[i].ns);
-
-        if (strcmp(got, cases[i].want) != 0)
-            fail_msg("case %lld: got '%s', want '%s'", (long long)cases[i].ns, got, cases[i].want);
-        free(got);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,8 +162,6 @@ int main(void)
         cmocka_unit_test(test_tekton_config_parse_reads_every_kind_of_value),
         cmocka_unit_test(test_tekton_config_parse_bad_values_name_key_and_value),
         cmocka_unit_test(test_tekton_config_parse_data_not_an_object_is_einval),
-        cmocka_unit_test(test_tekton_config_parse_duration_table),
-        cmocka_unit_test(test_tekton_config_format_duration_matches_go),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
