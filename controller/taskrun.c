@@ -58,6 +58,12 @@ struct pass {
     enum informer_kind written; /* whose cache the answer refreshes */
     const char *what;           /* for the log: "create pod", "update status", ... */
     json_t *taskrun;            /* for PodCreationFailed: the run whose create failed */
+    /* creating a Pod takes reads first: the ServiceAccount, then each Secret it names */
+    json_t *pod_taskrun;  /* the TaskRun as the Pod builder wants it */
+    json_t *pod_taskspec; /* the resolved TaskSpec */
+    json_t *secret_names; /* the ServiceAccount's secrets[].name, in order */
+    json_t *secrets;      /* the ones that exist, for creds-init */
+    size_t next_secret;
 };
 
 static const struct informer_ops kube_informer_ops = {
@@ -221,6 +227,10 @@ static json_t *taskrun_for_pod(const json_t *taskrun, const struct taskrun_resol
 static void pass_free(struct pass *p)
 {
     json_decref(p->taskrun);
+    json_decref(p->pod_taskrun);
+    json_decref(p->pod_taskspec);
+    json_decref(p->secret_names);
+    json_decref(p->secrets);
     free(p->key);
     free(p);
 }
@@ -232,6 +242,39 @@ static void pass_end(struct pass *p, int rc)
 }
 
 static int write_status(struct pass *p, const json_t *taskrun, const json_t *status);
+
+/*
+ * The Pod of p->taskrun cannot be created ('why' says why): fail the run with Tekton's
+ * PodCreationFailed and its message; the status write ends the pass.
+ */
+static void fail_pod_creation(struct pass *p, const char *why)
+{
+    const json_t *ref = json_object_get(json_object_get(p->taskrun, "spec"), "taskRef");
+    char *task = ref ? xasprintf("Task %s/%s", meta_str(p->taskrun, "namespace"),
+                                 str_at(ref, "name") ? str_at(ref, "name") : "")
+                     : xstrdup("TaskSpec");
+    char *msg = xasprintf("failed to create task run pod \"%s\": %s. Maybe invalid %s",
+                          meta_str(p->taskrun, "name"), why, task);
+    struct taskrun_status_input in = {.taskrun = p->taskrun,
+                                      .now = time(NULL),
+                                      .fail_reason = "PodCreationFailed",
+                                      .fail_message = msg};
+    struct taskrun_status_options so = {.default_timeout_minutes =
+                                            p->c->cfg->default_timeout_minutes};
+    struct taskrun_status_plan plan = {0};
+    json_t *tr = p->taskrun;
+    int r = taskrun_status_plan(&in, &so, &plan);
+
+    free(msg);
+    free(task);
+    p->taskrun = NULL; /* no second PodCreationFailed from this pass */
+    if (r == 0)
+        r = write_status(p, tr, plan.status);
+    taskrun_status_plan_done(&plan);
+    json_decref(tr);
+    if (r < 0)
+        pass_end(p, r);
+}
 
 static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
@@ -259,33 +302,8 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
                        st ? st->message : strerror(-rc)));
     /* a Pod the API server refuses for good fails the run (Tekton's PodCreationFailed) */
     if (p->taskrun && (rc == -EINVAL || rc == -EACCES)) {
-        json_t *status = NULL;
-        char *msg =
-            xasprintf("failed to create task run pod \"%s\": %s", meta_str(p->taskrun, "name"),
-                      st && st->message ? st->message : strerror(-rc));
-        struct taskrun_status_input in = {.taskrun = p->taskrun,
-                                          .now = time(NULL),
-                                          .fail_reason = "PodCreationFailed",
-                                          .fail_message = msg};
-        struct taskrun_status_options so = {.default_timeout_minutes =
-                                                p->c->cfg->default_timeout_minutes};
-        struct taskrun_status_plan plan = {0};
-
-        if (taskrun_status_plan(&in, &so, &plan) == 0)
-            status = json_incref(plan.status);
-        taskrun_status_plan_done(&plan);
-        free(msg);
-        if (status) {
-            json_t *tr = json_incref(p->taskrun);
-
-            json_decref(p->taskrun);
-            p->taskrun = NULL;
-            rc = write_status(p, tr, status);
-            json_decref(tr);
-            json_decref(status);
-            if (rc == 0)
-                return;
-        }
+        fail_pod_creation(p, st && st->message ? st->message : strerror(-rc));
+        return;
     }
     pass_end(p, rc);
 }
@@ -356,30 +374,112 @@ static int create_missing_pvc(struct pass *p, const json_t *tr_for_pod, bool *re
     return r;
 }
 
-static int create_pod(struct pass *p, const json_t *tr_for_pod, const json_t *taskrun,
-                      const struct taskrun_resolved *res, char **ret_fail_message)
+static void build_and_create_pod(struct pass *p)
 {
     struct podspec_options opts = pod_options(p->c);
     struct podspec_error perr = {0};
     json_t *pod = NULL;
+    int r;
+
+    opts.credential_secrets = p->secrets;
+    r = podspec_build(p->pod_taskrun, p->pod_taskspec, &opts, &pod, &perr);
+    if (r < 0) {
+        fail_pod_creation(p, perr.message ? perr.message : strerror(-r));
+        podspec_error_done(&perr);
+        return;
+    }
+    r = create_object(p, "/api/v1", "pods", INF_PODS, pod, "create pod");
+    json_decref(pod);
+    if (r < 0)
+        pass_end(p, r);
+}
+
+static void fetch_next_secret(struct pass *p);
+
+static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
+{
+    struct pass *p = ctx;
+
+    /* a Secret the ServiceAccount names but that does not exist is left out, as Tekton does */
+    if (rc < 0 && rc != -ENOENT) {
+        pass_end(p, rc);
+        return;
+    }
+    if (rc == 0)
+        json_array_append_new(p->secrets, json_deep_copy(obj));
+    fetch_next_secret(p);
+}
+
+static void fetch_next_secret(struct pass *p)
+{
+    const char *name = json_string_value(json_array_get(p->secret_names, p->next_secret));
+    char *path;
+    int r;
+
+    if (!name) {
+        build_and_create_pod(p);
+        return;
+    }
+    p->next_secret++;
+    path = kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "secrets", name, NULL);
+    r = kube_get(p->c->kc, path, on_secret, p);
+    free(path);
+    if (r < 0)
+        pass_end(p, r);
+}
+
+static void on_service_account(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
+{
+    struct pass *p = ctx;
+    const json_t *ref;
+    size_t i;
+
+    if (rc == -ENOENT) {
+        char *why =
+            xasprintf("serviceaccounts \"%s\" not found",
+                      str_at(json_object_get(p->pod_taskrun, "spec"), "serviceAccountName"));
+
+        fail_pod_creation(p, why);
+        free(why);
+        return;
+    }
+    if (rc < 0) {
+        pass_end(p, rc);
+        return;
+    }
+    json_array_foreach(json_object_get(obj, "secrets"), i, ref) {
+        if (str_at(ref, "name"))
+            json_array_append_new(p->secret_names, json_string(str_at(ref, "name")));
+    }
+    fetch_next_secret(p);
+}
+
+/*
+ * Create the Pod: read the ServiceAccount and its Secrets (creds-init needs them, and a
+ * missing ServiceAccount fails the run as the API server would), build, create. Returns 0
+ * with the pass in flight, or < 0 with nothing started.
+ */
+static int create_pod(struct pass *p, json_t *tr_for_pod, const json_t *cached,
+                      const struct taskrun_resolved *res)
+{
+    const json_t *spec = json_object_get(tr_for_pod, "spec");
+    const char *sa = str_at(spec, "serviceAccountName");
     bool pvc_created;
+    char *path;
     int r;
 
     r = create_missing_pvc(p, tr_for_pod, &pvc_created);
     if (r < 0 || pvc_created)
         return r;
-    r = podspec_build(tr_for_pod, res->spec, &opts, &pod, &perr);
-    if (r < 0) {
-        /* Tekton's PodCreationFailed wording; image lookups are not done here yet */
-        *ret_fail_message =
-            xasprintf("failed to create task run pod \"%s\": %s. Maybe invalid TaskSpec",
-                      meta_str(taskrun, "name"), perr.message ? perr.message : "");
-        podspec_error_done(&perr);
-        return 1;
-    }
-    p->taskrun = json_deep_copy(taskrun);
-    r = create_object(p, "/api/v1", "pods", INF_PODS, pod, "create pod");
-    json_decref(pod);
+    p->taskrun = json_deep_copy(cached);
+    p->pod_taskrun = json_incref(tr_for_pod);
+    p->pod_taskspec = json_incref(res->spec);
+    p->secret_names = json_array();
+    p->secrets = json_array();
+    path = kube_path("/api/v1", meta_str(tr_for_pod, "namespace"), "serviceaccounts",
+                     sa && *sa ? sa : "default", NULL);
+    r = kube_get(p->c->kc, path, on_service_account, p);
+    free(path);
     return r;
 }
 
@@ -471,7 +571,6 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     struct taskrun_status_input in = {.now = time(NULL)};
     const char *pod_name;
     json_t *tr_for_pod = NULL;
-    char *create_fail = NULL;
     int r = 0;
 
     resolve(c, cached, &pi);
@@ -498,16 +597,8 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     }
     if (plan.create_pod && !in.pod && pi.resolved) {
         tr_for_pod = taskrun_for_pod(pi.taskrun, pi.resolved);
-        r = create_pod(p, tr_for_pod, cached, pi.resolved, &create_fail);
-        if (r != 1)
-            goto out;
-        /* the Pod cannot be built: fail the run instead */
-        in.fail_reason = "PodCreationFailed";
-        in.fail_message = create_fail;
-        taskrun_status_plan_done(&plan);
-        r = taskrun_status_plan(&in, &so, &plan);
-        if (r < 0)
-            goto out;
+        r = create_pod(p, tr_for_pod, cached, pi.resolved);
+        goto out;
     }
     if (taskrun_status_changed(json_object_get(cached, "status"), plan.status)) {
         r = write_status(p, cached, plan.status);
@@ -520,7 +611,6 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     r = 2; /* nothing to write */
 out:
     json_decref(tr_for_pod);
-    free(create_fail);
     taskrun_status_plan_done(&plan);
     plan_inputs_done(&pi);
     return r;
