@@ -252,7 +252,7 @@ static const json_t *find_taskrun(const struct ctx *c, const char *name)
 }
 
 /* Children listed in status.childReferences and not finished: patch them cancelled. */
-static void cancel_listed(struct ctx *c, const char *message, bool dag_only)
+static void cancel_listed(struct ctx *c, const char *message)
 {
     const json_t *refs = json_object_get(c->status, "childReferences");
     const json_t *ref;
@@ -264,9 +264,6 @@ static void cancel_listed(struct ctx *c, const char *message, bool dag_only)
 
         if (!name || (tr && is_done(json_object_get(tr, "status"))))
             continue;
-        if (dag_only && find_named(json_object_get(c->spec, "finally"), "name",
-                                   str_at(ref, "pipelineTaskName")))
-            continue;
         json_array_append_new(c->plan->cancel_taskruns,
                               json_pack("{s:s, s:s}", "name", name, "statusMessage", message));
     }
@@ -276,7 +273,7 @@ static int hard_cancel(struct ctx *c)
 {
     char *msg = xasprintf("PipelineRun \"%s\" was cancelled", c->name);
 
-    cancel_listed(c, PIPELINERUN_CANCEL_MESSAGE, false);
+    cancel_listed(c, PIPELINERUN_CANCEL_MESSAGE);
     fail(c, PIPELINERUN_REASON_CANCELLED, "%s", msg);
     free(msg);
     return 1;
@@ -1460,6 +1457,26 @@ static void add_propagated_workspaces(const struct pt *pt, json_t *list)
     free(text);
 }
 
+/*
+ * The child's subPath with the context variables of §14.2; $(context.pipeline.name) is the
+ * pipelineRef name here, empty for inline specs (Q9).
+ */
+static void set_subpath(const struct ctx *c, json_t *binding, const char *sub)
+{
+    struct substitute_table *t = substitute_table_new();
+    const json_t *ref = json_object_get(json_object_get(c->pr, "spec"), "pipelineRef");
+    char *done = NULL;
+
+    substitute_table_set_string(t, "context.pipelineRun.name", c->name);
+    substitute_table_set_string(t, "context.pipelineRun.namespace", c->ns);
+    substitute_table_set_string(t, "context.pipelineRun.uid", c->uid);
+    substitute_table_set_string(t, "context.pipeline.name", str_or(str_at(ref, "name"), ""));
+    if (substitute_string(t, sub, &done) == 0)
+        json_object_set_new(binding, "subPath", json_string(done));
+    free(done);
+    substitute_table_free(t);
+}
+
 static int child_binding(struct ctx *c, const struct pt *pt, const json_t *entry, json_t *out)
 {
     const char *tws = str_at(entry, "name");
@@ -1501,22 +1518,8 @@ static int child_binding(struct ctx *c, const struct pt *pt, const json_t *entry
         substitute_table_free(t);
     }
     json_object_del(binding, "subPath");
-    if (*sub) {
-        struct substitute_table *t = substitute_table_new();
-        char *done = NULL;
-
-        substitute_table_set_string(t, "context.pipelineRun.name", c->name);
-        substitute_table_set_string(t, "context.pipelineRun.namespace", c->ns);
-        substitute_table_set_string(t, "context.pipelineRun.uid", c->uid);
-        substitute_table_set_string(
-            t, "context.pipeline.name",
-            str_or(str_at(json_object_get(json_object_get(c->pr, "spec"), "pipelineRef"), "name"),
-                   ""));
-        if (substitute_string(t, sub, &done) == 0)
-            json_object_set_new(binding, "subPath", json_string(done));
-        free(done);
-        substitute_table_free(t);
-    }
+    if (*sub)
+        set_subpath(c, binding, sub);
     free(sub);
     json_array_append_new(out, binding);
     return 0;
@@ -2043,6 +2046,44 @@ static void clamp_start(struct ctx *c)
     }
 }
 
+/* §4.3 steps 18 and 21: checks against the resolved Tasks; PVCs before the first child. */
+static int check_tasks(struct ctx *c)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < c->npts && r == 0; i++)
+        r = check_task_params(c, &c->pts[i]);
+    if (r < 0 || any_child(c))
+        return r;
+    r = check_static_result_refs(c);
+    if (r == 0)
+        r = check_optional_workspaces(c);
+    if (r == 0)
+        plan_pvcs(c);
+    return r;
+}
+
+/* Children to stop: timeouts (§16.4) and graceful cancel while DAG tasks run (§17.2). */
+static void plan_cancels(struct ctx *c)
+{
+    if (pipeline_expired(c)) {
+        cancel_running(c, false, PIPELINERUN_TIMEOUT_MESSAGE);
+        cancel_running(c, true, PIPELINERUN_TIMEOUT_MESSAGE);
+    } else if (!c->finally_start && tasks_expired(c)) {
+        cancel_running(c, false, PIPELINERUN_TIMEOUT_MESSAGE);
+    } else if (finally_expired(c)) {
+        cancel_running(c, true, PIPELINERUN_TIMEOUT_MESSAGE);
+    }
+    if (!status_is(c, "CancelledRunFinally"))
+        return;
+    for (size_t i = 0; i < c->ntasks; i++) {
+        if (c->pts[i].state == PT_RUNNING) {
+            cancel_listed(c, PIPELINERUN_CANCEL_MESSAGE);
+            return;
+        }
+    }
+}
+
 static int run_pass(struct ctx *c)
 {
     struct substitute_table *exec = substitute_table_new();
@@ -2052,32 +2093,10 @@ static int run_pass(struct ctx *c)
     compute_timeouts(c);
     discover(c, true);
     discover(c, false);
-    for (size_t i = 0; i < c->npts && r == 0; i++)
-        r = check_task_params(c, &c->pts[i]);
-    if (r == 0 && !any_child(c))
-        r = check_static_result_refs(c);
-    if (r == 0 && !any_child(c))
-        r = check_optional_workspaces(c);
+    r = check_tasks(c);
     if (r < 0)
         goto out;
-    if (!any_child(c))
-        plan_pvcs(c);
-    if (pipeline_expired(c)) {
-        cancel_running(c, false, PIPELINERUN_TIMEOUT_MESSAGE);
-        cancel_running(c, true, PIPELINERUN_TIMEOUT_MESSAGE);
-    } else if (!c->finally_start && tasks_expired(c)) {
-        cancel_running(c, false, PIPELINERUN_TIMEOUT_MESSAGE);
-    } else if (finally_expired(c)) {
-        cancel_running(c, true, PIPELINERUN_TIMEOUT_MESSAGE);
-    }
-    if (status_is(c, "CancelledRunFinally")) {
-        for (size_t i = 0; i < c->ntasks; i++) {
-            if (c->pts[i].state == PT_RUNNING) {
-                cancel_listed(c, PIPELINERUN_CANCEL_MESSAGE, false);
-                break;
-            }
-        }
-    }
+    plan_cancels(c);
     eval_all_dag(c);
     if (!pipeline_expired(c))
         schedule_dag(c);
