@@ -15,8 +15,7 @@ LC_PROG=cluster-down
 stop() {
     local n=$1 f=$LC_RUN/$1.pid pid i
     [ -f "$f" ] || return 0
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid=$(pid_of "$n"); then
         lc_say "stopping $n ($pid) at ${SECONDS}s"
         kill "$pid" 2>/dev/null || true
         for ((i = 0; i < 15; i++)); do

@@ -313,7 +313,7 @@ start() {
     fi
     mark "starting $n"
     setsid "$@" > "$LC_LOG/$n.log" 2>&1 < /dev/null &
-    echo $! > "$LC_RUN/$n.pid"
+    pid_record "$n" $!
 }
 
 # ready NAME SECONDS CMD...: bounded wait for CMD; fails naming NAME if it does not come up or
@@ -454,10 +454,11 @@ export PATH=$LC_STATE/bin:\$PATH
 EOF
 }
 
-# A half-started cluster with etcd gone cannot be resumed: clear it first (cluster-down only
-# touches what /run/lc records, so this is safe on a clean machine too).
-if [ -d "$LC_RUN" ] && ! pid_alive etcd && ls "$LC_RUN"/*.pid > /dev/null 2>&1; then
-    mark "stale cluster state without etcd: tearing it down first"
+# A cluster whose etcd is gone cannot be resumed (a half-finished start, killed processes, a
+# reboot that emptied /run but left /var/lib): clear what is left first. cluster-down.sh only
+# stops what /run/lc records, so this is safe on a clean machine too.
+if ! pid_alive etcd && { ls "$LC_RUN"/*.pid > /dev/null 2>&1 || [ -d "$LC_STATE" ] || [ -d "$CTRD_ROOT" ]; }; then
+    mark "leftovers of an earlier cluster without a running etcd: tearing them down first"
     "$here/cluster-down.sh"
 fi
 

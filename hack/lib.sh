@@ -77,10 +77,22 @@ show_log() {
     echo "---- end of $LC_LOG/$n.log ----" >&2
 }
 
-# pid_alive NAME: true if the process recorded in $LC_RUN/NAME.pid still runs.
-pid_alive() {
-    local f=$LC_RUN/$1.pid
-    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+# A pid file holds "PID STARTTIME" (field 22 of /proc/PID/stat), so a recycled PID after a
+# crash or reboot is never mistaken for our process.
+proc_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+
+# pid_record NAME PID: remember PID as the process behind NAME.
+pid_record() { echo "$2 $(proc_start "$2")" > "$LC_RUN/$1.pid"; }
+
+# pid_of NAME: print the PID recorded for NAME if that very process still runs; else fail.
+pid_of() {
+    local f=$LC_RUN/$1.pid pid start
+    [ -f "$f" ] || return 1
+    read -r pid start < "$f" || return 1
+    [ -n "$pid" ] && [ -n "$start" ] && [ "$(proc_start "$pid")" = "$start" ] || return 1
+    echo "$pid"
 }
+
+pid_alive() { pid_of "$1" > /dev/null; }
 
 mkdir -p "$LC_BIN"
