@@ -1287,6 +1287,167 @@ static void test_plan_adopts_children_missing_from_child_references(void **state
     world_done(&w);
 }
 
+static void test_plan_cancelled_child_cancels_the_run(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}},"
+                     "{\"name\":\"b\",\"runAfter\":[\"a\"]," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-a"), "False", "TaskRunCancelled");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "status"), "False");
+    assert_string_equal(cond_field(plan.status, "reason"), "Cancelled");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 1 (Failed: 0, Cancelled 1), Skipped: 1");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_finally_timeout_skips_unstarted_finals_and_fails(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"timeouts\":{\"pipeline\":\"1h\",\"tasks\":\"50m\",\"finally\":\"10m\"},"
+                     "\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}],"
+                     "\"finally\":[{\"name\":\"f\"," ECHO_TASK "}},{\"name\":\"g\",\"when\":[{"
+                     "\"input\":\"$(tasks.a.status)\",\"operator\":\"in\",\"values\":"
+                     "[\"Succeeded\"]}]," ECHO_TASK "}}]}}");
+    assert_int_equal(run_to_completion(&w, &plan), 3);
+    assert_string_equal(cond_field(plan.status, "reason"), "Succeeded");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+
+    world_inline(&w, "{\"timeouts\":{\"pipeline\":\"1h\",\"tasks\":\"50m\",\"finally\":\"10m\"},"
+                     "\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\"," ECHO_TASK "}}],"
+                     "\"finally\":[{\"name\":\"f\"," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-a"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_non_null(created(&plan, "pr-f"));
+    assert_int_equal(plan.requeue_after_ns, 600 * INT64_C(1000000000));
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    w.now += 601;
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.cancel_taskruns), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(plan.cancel_taskruns, 0), "name")),
+        "pr-f");
+    pipelinerun_plan_done(&plan);
+    json_t *f = child(&w, "pr-f");
+
+    json_object_set_new(json_object_get(f, "spec"), "statusMessage",
+                        json_string(PIPELINERUN_TIMEOUT_MESSAGE));
+    finish(&w, f, "False", "TaskRunCancelled");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "Failed");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 2 (Failed: 1, Cancelled 0), Skipped: 0");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_pipeline_results_are_typed_and_missing_ones_fail(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    const json_t *v;
+
+    world_inline(&w,
+                 "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskSpec\":{\"results\":["
+                 "{\"name\":\"arr\",\"type\":\"array\"},{\"name\":\"obj\",\"type\":\"object\","
+                 "\"properties\":{\"k\":{}}},{\"name\":\"s\"}]," STEP "}}],"
+                 "\"results\":[{\"name\":\"whole\",\"value\":\"$(tasks.a.results.arr[*])\"},"
+                 "{\"name\":\"one\",\"value\":\"$(tasks.a.results.arr[1])\"},"
+                 "{\"name\":\"o\",\"value\":\"$(tasks.a.results.obj[*])\"},"
+                 "{\"name\":\"key\",\"value\":\"$(tasks.a.results.obj.k)-$(tasks.a.results.s)\"},"
+                 "{\"name\":\"list\",\"value\":[\"$(tasks.a.results.s)\",\"lit\"]}]}}");
+    run_to_completion(&w, &plan);
+    assert_string_equal(cond_field(plan.status, "reason"), "Succeeded");
+    v = result_named(plan.status, "whole");
+    assert_int_equal(json_array_size(v), 3);
+    assert_string_equal(json_string_value(result_named(plan.status, "one")), "y");
+    assert_string_equal(json_string_value(json_object_get(result_named(plan.status, "o"), "k")),
+                        "v");
+    assert_string_equal(json_string_value(result_named(plan.status, "key")), "v-1");
+    assert_string_equal(json_string_value(json_array_get(result_named(plan.status, "list"), 1)),
+                        "lit");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskSpec\":{\"results\":["
+                     "{\"name\":\"r\"}]," STEP "}}],\"results\":[{\"name\":\"gone\",\"value\":"
+                     "\"$(tasks.a.results.r)\"}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    json_object_set_new(child(&w, "pr-a"), "status",
+                        json_pack("{s:[{s:s, s:s, s:s}]}", "conditions", "type", "Succeeded",
+                                  "status", "True", "reason", "Succeeded"));
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_string_equal(cond_field(plan.status, "reason"), "CouldntGetPipelineResult");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Failed to get PipelineResult from TaskRun Results for PipelineRun pr: "
+                        "invalid pipelineresults [gone], the referenced results don't exist");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_hundred_ready_tasks_start_in_one_pass(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+    char *text;
+    json_t *tasks = json_array();
+    json_t *join = json_pack("{s:s, s:[], s:{s:[{s:s, s:s}]}}", "name", "join", "runAfter",
+                             "taskSpec", "steps", "image", "alpine", "script", "true");
+
+    json_array_append_new(tasks, json_pack("{s:s, s:{s:[{s:s, s:s}]}}", "name", "root", "taskSpec",
+                                           "steps", "image", "alpine", "script", "true"));
+    for (int i = 0; i < 100; i++) {
+        char *n = xasprintf("t%d", i);
+
+        json_array_append_new(tasks, json_pack("{s:s, s:[s], s:{s:[{s:s, s:s}]}}", "name", n,
+                                               "runAfter", "root", "taskSpec", "steps", "image",
+                                               "alpine", "script", "true"));
+        json_array_append_new(json_object_get(join, "runAfter"), json_string(n));
+        free(n);
+    }
+    json_array_append_new(tasks, join);
+    json_t *ps = json_pack("{s:{s:o}}", "pipelineSpec", "tasks", tasks);
+
+    text = json_dumps(ps, JSON_COMPACT);
+    world_inline(&w, text);
+    free(text);
+    json_decref(ps);
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-root"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 100);
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 101, Skipped: 0");
+    pipelinerun_plan_done(&plan);
+    /* the hundred children are created again (never adopted above), then the join */
+    assert_int_equal(run_to_completion(&w, &plan), 3);
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "Tasks Completed: 102 (Failed: 0, Cancelled 0), Skipped: 0");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1317,6 +1478,10 @@ int main(void)
         cmocka_unit_test(test_plan_failed_validation_still_runs_finally),
         cmocka_unit_test(test_plan_survives_hostile_shapes_everywhere),
         cmocka_unit_test(test_plan_adopts_children_missing_from_child_references),
+        cmocka_unit_test(test_plan_cancelled_child_cancels_the_run),
+        cmocka_unit_test(test_plan_finally_timeout_skips_unstarted_finals_and_fails),
+        cmocka_unit_test(test_plan_pipeline_results_are_typed_and_missing_ones_fail),
+        cmocka_unit_test(test_plan_hundred_ready_tasks_start_in_one_pass),
         cmocka_unit_test(test_plan_rejects_non_object_run),
     };
 
