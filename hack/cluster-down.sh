@@ -105,6 +105,7 @@ stop etcd
 remove_containers
 stop containerd
 kill_our_shims
+stop registry-node
 stop registry
 # kube-proxy's iptables chains (KUBE-*); only if this cluster ever ran it
 if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES > /dev/null 2>&1; then

@@ -112,6 +112,19 @@ write_configs() {
     mkdir -p "$LC_ETC/cni/net.d" "$LC_ETC/containerd/certs.d/_default"
 
     # The local registry: loopback only, no auth, storage in the cache so pushes survive.
+    # A second, read-only instance on the node IP serves the same storage to pods (a controller
+    # reading image configs from inside the cluster); nothing outside the machine reaches it.
+    put "$LC_ETC/registry-node.yml" <<EOF
+version: 0.1
+log: {level: info}
+storage:
+  filesystem: {rootdirectory: $LC_CACHE/registry}
+  maintenance: {readonly: {enabled: true}}
+  cache: {blobdescriptor: inmemory}
+http:
+  addr: $NODE_IP:5000
+  headers: {X-Content-Type-Options: [nosniff]}
+EOF
     put "$LC_ETC/registry.yml" <<EOF
 version: 0.1
 log: {level: info}
@@ -298,8 +311,12 @@ setup_pki() {
         rm -rf "$c"
         mv "$c.partial" "$c"
     fi
-    cp -a "$c/." "$PKI/"
-    install -m 600 "$PKI/admin.kubeconfig" "$KUBECONFIG_ADMIN"
+    # Copy only when different: kubelet and the apiserver reload certificate files they watch,
+    # and a file being rewritten in place is briefly empty.
+    if ! diff -rq "$c" "$PKI" > /dev/null 2>&1; then
+        cp -a "$c/." "$PKI/"
+    fi
+    cmp -s "$PKI/admin.kubeconfig" "$KUBECONFIG_ADMIN" || install -m 600 "$PKI/admin.kubeconfig" "$KUBECONFIG_ADMIN"
 }
 
 # ---- 6. processes -------------------------------------------------------------------------
@@ -342,6 +359,8 @@ proxy_ready() {
 start_runtime() {
     start registry docker-registry serve "$LC_ETC/registry.yml"
     ready registry 20 curl -sf "http://$REGISTRY/v2/"
+    start registry-node docker-registry serve "$LC_ETC/registry-node.yml"
+    ready registry-node 20 curl -sf "http://$NODE_IP:5000/v2/"
     mark "images"
     "$here/images.sh" > "$LC_LOG/images.log" 2>&1 || fail images "building or pushing the stand-in images failed"
     start containerd containerd --config "$LC_ETC/containerd.toml"

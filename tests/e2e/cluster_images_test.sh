@@ -21,6 +21,9 @@ start ghcr ghcr.io/tektoncd/plumbing/alpine-git-nonroot 'git version' 'git --ver
 start python mirror.gcr.io/python py-ok 'python3 -c "print(\"py-ok\")"'
 start node mirror.gcr.io/node:lts-alpine3.20 node-ok 'node -e "console.log(\"node-ok\")"'
 start perl mirror.gcr.io/perl perl-ok 'perl -le "print q(perl-ok)"'
-for name in alpine bash short-name docker-hub chainguard ghcr python node perl; do
+# Pods can read (not write) the same images from the node IP, e.g. to resolve an entrypoint.
+start registry-from-pod mirror.gcr.io/busybox '"latest"' \
+    'wget -qO- http://10.240.0.1:5000/v2/mirror.gcr.io/ubuntu/tags/list | grep -o "\"latest\""'
+for name in alpine bash short-name docker-hub chainguard ghcr python node perl registry-from-pod; do
     expect_pod_output "images/$name" "$name" 180 "${want[$name]}"
 done
