@@ -10,6 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 LC_PROG=cluster-down
 
 [ "$(id -u)" = 0 ] || lc_die "must run as root"
+lc_lock
 
 # stop NAME: SIGTERM the recorded process, SIGKILL after 15s; forget its pid file.
 stop() {

@@ -27,6 +27,7 @@ fail() {
 }
 
 [ "$(id -u)" = 0 ] || lc_die "must run as root (it configures addresses, iptables and mounts)"
+lc_lock
 
 # ---- 1. Debian packages -------------------------------------------------------------------
 # Installed only when missing. policy-rc.d keeps postinst scripts from starting the packaged
@@ -329,7 +330,7 @@ start() {
         return 0
     fi
     mark "starting $n"
-    setsid "$@" > "$LC_LOG/$n.log" 2>&1 < /dev/null &
+    setsid "$@" > "$LC_LOG/$n.log" 2>&1 < /dev/null 8>&- &
     pid_record "$n" $!
 }
 

@@ -95,4 +95,15 @@ pid_of() {
 
 pid_alive() { pid_of "$1" > /dev/null; }
 
+# lc_lock: one cluster-up/cluster-down at a time (two engineers' `make e2e` may race). The lock
+# is on fd 8, which start() closes for the daemons so they never hold it; nested calls
+# (cluster-up running cluster-down) see LC_LOCK_HELD and skip it. Bounded: a cold bring-up
+# holding it takes about half an hour.
+lc_lock() {
+    [ -z "${LC_LOCK_HELD:-}" ] || return 0
+    exec 8> /run/lc-k8s.lock
+    flock -w 3600 8 || lc_die "another cluster-up/cluster-down still holds /run/lc-k8s.lock after 1h"
+    export LC_LOCK_HELD=1
+}
+
 mkdir -p "$LC_BIN"
