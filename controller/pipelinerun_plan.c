@@ -50,6 +50,7 @@ struct pt {
     const char *skip;
     bool skip_by_when;
     bool create;
+    bool listed; /* names came from status.childReferences or cached children */
 };
 
 struct ctx {
@@ -914,6 +915,7 @@ static void discover(struct ctx *c, bool listed)
                 free(n);
             }
         }
+        pt->listed = listed;
         pt->names = names;
         lookup_children(c, pt);
         add_results(c, pt);
@@ -1603,6 +1605,67 @@ static json_t *child_spec(struct ctx *c, const struct pt *pt, const json_t *appl
     return spec;
 }
 
+/* Fan-out of a PT about to start, from its params with every result now known (§7). */
+static void refresh_fan_out(const struct ctx *c, struct pt *pt, const json_t *applied)
+{
+    size_t count;
+
+    json_decref(pt->combos);
+    pt->combos = matrix_combos(json_object_get(applied, "matrix"));
+    if (pt->combos && json_array_size(pt->combos) == 0) {
+        json_decref(pt->combos);
+        pt->combos = NULL;
+    }
+    count = pt->combos ? json_array_size(pt->combos) : 1;
+    json_decref(pt->names);
+    json_decref(pt->children);
+    pt->names = json_array();
+    pt->children = json_array();
+    for (size_t k = 0; k < count; k++) {
+        char *n = pipelinerun_plan_child_name(c->name, pt->name, k, count);
+
+        json_array_append_new(pt->names, json_string(n));
+        json_array_append_new(pt->children, json_null());
+        free(n);
+    }
+}
+
+/*
+ * §9.5, §19.2: after results, matrix params must be arrays and include params strings. The
+ * message reproduces Tekton's missing printf argument (Q5).
+ */
+static int check_matrix_types(struct ctx *c, const struct pt *pt, const json_t *applied)
+{
+    const json_t *matrix = json_object_get(applied, "matrix");
+    const json_t *p;
+    const json_t *inc;
+    size_t i, k;
+
+    json_array_foreach(json_object_get(matrix, "params"), i, p) {
+        if (!json_is_array(json_object_get(p, "value")))
+            return fail(
+                c, PIPELINERUN_REASON_MATRIX_TYPES,
+                "[User error] Failed to validate matrix \"parameters of type array only are "
+                "allowed, but param \\\"%s\\\" has type \\\"%s\\\" in pipelineTask "
+                "\\\"%s\\\"\" with error %%!v(MISSING)",
+                str_or(str_at(p, "name"), ""),
+                json_is_object(json_object_get(p, "value")) ? "object" : "string", pt->name);
+    }
+    json_array_foreach(json_object_get(matrix, "include"), i, inc) {
+        json_array_foreach(json_object_get(inc, "params"), k, p) {
+            if (!json_is_string(json_object_get(p, "value")))
+                return fail(c, PIPELINERUN_REASON_MATRIX_TYPES,
+                            "[User error] Failed to validate matrix \"parameters of type string "
+                            "only are allowed, but param \\\"%s\\\" has type \\\"%s\\\" in "
+                            "pipelineTask \\\"%s\\\"\" with error %%!v(MISSING)",
+                            str_or(str_at(p, "name"), ""),
+                            json_is_array(json_object_get(p, "value")) ? "array" : "object",
+                            pt->name);
+        }
+    }
+    return 0;
+}
+
 static int build_children(struct ctx *c, struct pt *pt, const struct substitute_table *exec)
 {
     struct substitute_table *t = substitute_table_new();
@@ -1618,7 +1681,11 @@ static int build_children(struct ctx *c, struct pt *pt, const struct substitute_
         substitute_table_merge(t, exec);
     substitute_table_set_string(t, "context.pipelineTask.retries", num);
     applied = applied_pt(c, pt, t);
-    r = child_workspaces(c, pt, applied, &wss);
+    if (pt->state == PT_NOT_STARTED && !pt->listed)
+        refresh_fan_out(c, pt, applied);
+    r = check_matrix_types(c, pt, applied);
+    if (r == 0)
+        r = child_workspaces(c, pt, applied, &wss);
     for (size_t k = 0; r == 0 && k < json_array_size(pt->names); k++) {
         const json_t *trs = run_spec_for(c, pt->name);
         json_t *tr;

@@ -42,6 +42,7 @@ struct tekton_config;
 #define PIPELINERUN_REASON_OPTIONAL_WS       "RequiredWorkspaceMarkedOptional"
 #define PIPELINERUN_REASON_CREATE_RUN        "CreateRunFailed"
 #define PIPELINERUN_REASON_PIPELINE_RESULT   "CouldntGetPipelineResult"
+#define PIPELINERUN_REASON_MATRIX_TYPES      "InvalidMatrixParameterTypes"
 
 /* Filled on failure: 'reason' is one of the constants above, 'message' a new string. */
 struct pipelinerun_resolve_error {

@@ -1448,6 +1448,48 @@ static void test_plan_hundred_ready_tasks_start_in_one_pass(void **state)
     world_done(&w);
 }
 
+static void test_plan_matrix_from_results_of_a_later_listed_task(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":["
+                     "{\"name\":\"fan\",\"matrix\":{\"params\":[{\"name\":\"x\",\"value\":"
+                     "\"$(tasks.gen.results.list[*])\"}]},\"taskSpec\":{\"params\":[{\"name\":"
+                     "\"x\"}]," STEP "}},"
+                     "{\"name\":\"gen\",\"taskSpec\":{\"results\":[{\"name\":\"list\",\"type\":"
+                     "\"array\"}]," STEP "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 1);
+    adopt(&w, &plan);
+    pipelinerun_plan_done(&plan);
+    finish(&w, child(&w, "pr-gen"), "True", "Succeeded");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_int_equal(json_array_size(plan.create_taskruns), 3);
+    assert_string_equal(param_value(created(&plan, "pr-fan-2"), "x"), "z");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
+static void test_plan_matrix_param_not_an_array_fails_with_tekton_message(void **state)
+{
+    struct world w;
+    struct pipelinerun_plan plan;
+
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"m\",\"matrix\":{\"params\":["
+                     "{\"name\":\"x\",\"value\":\"abc\"}]}," ECHO_TASK "}}]}}");
+    assert_int_equal(world_plan(&w, &plan), 0);
+    assert_true(plan.done);
+    assert_int_equal(json_array_size(plan.create_taskruns), 0);
+    assert_string_equal(cond_field(plan.status, "reason"), "InvalidMatrixParameterTypes");
+    assert_string_equal(cond_field(plan.status, "message"),
+                        "[User error] Failed to validate matrix \"parameters of type array only "
+                        "are allowed, but param \\\"x\\\" has type \\\"string\\\" in pipelineTask "
+                        "\\\"m\\\"\" with error %!v(MISSING)");
+    pipelinerun_plan_done(&plan);
+    world_done(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1482,6 +1524,8 @@ int main(void)
         cmocka_unit_test(test_plan_finally_timeout_skips_unstarted_finals_and_fails),
         cmocka_unit_test(test_plan_pipeline_results_are_typed_and_missing_ones_fail),
         cmocka_unit_test(test_plan_hundred_ready_tasks_start_in_one_pass),
+        cmocka_unit_test(test_plan_matrix_from_results_of_a_later_listed_task),
+        cmocka_unit_test(test_plan_matrix_param_not_an_array_fails_with_tekton_message),
         cmocka_unit_test(test_plan_rejects_non_object_run),
     };
 
