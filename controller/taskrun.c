@@ -46,6 +46,8 @@ struct taskrun_controller {
     struct workqueue *queue;
     struct tekton_config *cfg; /* rebuilt whenever a tekton-pipelines ConfigMap changes */
     struct taskrun_controller_stats stats;
+    uint64_t started_ms; /* uv_now at start, for the sync time in the log */
+    bool synced_logged;
     unsigned pending_closes;
     taskrun_controller_closed_cb *closed_cb;
     void *closed_ctx;
@@ -65,6 +67,23 @@ struct pass {
     json_t *secrets;      /* the ones that exist, for creds-init */
     size_t next_secret;
 };
+
+static bool caches_synced(const struct taskrun_controller *c);
+
+static void on_synced(void *ctx)
+{
+    struct taskrun_controller *c = ctx;
+    size_t objects = 0;
+
+    if (c->synced_logged || !caches_synced(c))
+        return;
+    c->synced_logged = true;
+    for (int i = 0; i < INF_COUNT; i++)
+        objects += informer_count(c->informers[i]);
+    log_info("caches synced",
+             json_pack("{s:I, s:I}", "ms", (json_int_t)(uv_now(c->loop) - c->started_ms), "objects",
+                       (json_int_t)objects));
+}
 
 static const struct informer_ops kube_informer_ops = {
     .list = kube_list,
@@ -664,6 +683,7 @@ static int add_informer(struct taskrun_controller *c, enum informer_kind kind, c
     struct informer_options o = {
         .path = path,
         .on_error = on_informer_error,
+        .on_synced = on_synced,
         .ctx = c,
     };
     int r = informer_new(c->loop, c->kc, &kube_informer_ops, &o, &c->informers[kind]);
@@ -724,6 +744,8 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc,
 
 int taskrun_controller_start(struct taskrun_controller *c)
 {
+    uv_update_time(c->loop);
+    c->started_ms = uv_now(c->loop);
     for (int i = 0; i < INF_COUNT; i++) {
         int r = informer_start(c->informers[i]);
 
@@ -758,6 +780,9 @@ static void on_part_closed(void *ctx)
 void taskrun_controller_close(struct taskrun_controller *c, taskrun_controller_closed_cb *done,
                               void *ctx)
 {
+    log_info("taskrun controller stopping",
+             json_pack("{s:I, s:I}", "reconciles", (json_int_t)c->stats.reconciles, "writes",
+                       (json_int_t)c->stats.writes));
     c->closed_cb = done;
     c->closed_ctx = ctx;
     c->pending_closes = INF_COUNT + 1;
