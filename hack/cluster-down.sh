@@ -86,6 +86,9 @@ unmount_under() {
 restore_host() {
     local f=$LC_RUN/host.orig kind val
     iptables -D FORWARD -i cni0 ! -o cni0 -j REJECT 2>/dev/null || true
+    iptables -D INPUT -i cni0 -j LC-POD-INPUT 2>/dev/null || true
+    iptables -F LC-POD-INPUT 2>/dev/null || true
+    iptables -X LC-POD-INPUT 2>/dev/null || true
     ip link del cni0 2>/dev/null || true
     ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
     [ -f "$f" ] || return 0

@@ -27,6 +27,7 @@ fail() {
 }
 
 [ "$(id -u)" = 0 ] || lc_die "must run as root (it configures addresses, iptables and mounts)"
+[ "$GOV" != nogo ] || lc_die "no Go toolchain (expected at /usr/local/go/bin/go); it builds the pinned binaries"
 lc_lock
 
 # ---- 1. Debian packages -------------------------------------------------------------------
@@ -96,6 +97,17 @@ prepare_host() {
     # interface is refused. Pod-to-pod, pod-to-node and Service traffic never take this path.
     iptables -C FORWARD -i cni0 ! -o cni0 -j REJECT 2>/dev/null ||
         iptables -I FORWARD 1 -i cni0 ! -o cni0 -j REJECT
+    # And of the machine itself, pods may open connections only to the API server (Service
+    # traffic arrives DNATed to 10.240.0.1:6443) and the read-only registry: whatever else
+    # listens on the host's addresses (the VM's own agents included) stays out of their reach.
+    if ! iptables -S LC-POD-INPUT > /dev/null 2>&1; then
+        iptables -N LC-POD-INPUT
+        iptables -A LC-POD-INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        iptables -A LC-POD-INPUT -d "$NODE_IP/32" -p tcp -m multiport --dports 6443,5000 -j ACCEPT
+        iptables -A LC-POD-INPUT -p icmp -j ACCEPT
+        iptables -A LC-POD-INPUT -j REJECT
+    fi
+    iptables -C INPUT -i cni0 -j LC-POD-INPUT 2>/dev/null || iptables -I INPUT 1 -i cni0 -j LC-POD-INPUT
 }
 
 # ---- 4. configuration files ---------------------------------------------------------------

@@ -27,6 +27,14 @@ jq -n --arg s "$script" '{apiVersion:"v1",kind:"Pod",metadata:{name:"api"},
 expect_pod_output api/reaches-service-clusterip api 120 "host $svc_ip"
 expect_pod_output api/serviceaccount-token-accepted api 5 "user system:serviceaccount:$NS:default"
 
+# Of the host, pods reach only the API server and the read-only registry: kubelet listens on
+# 10.240.0.1:10250 too, and a pod's connection there is refused.
+run_pod host-ports mirror.gcr.io/busybox \
+    'if nc -w 5 10.240.0.1 10250 < /dev/null; then echo kubelet-open; else echo kubelet-refused; fi
+     if wget -qO /dev/null http://10.240.0.1:5000/v2/; then echo registry-open; fi'
+expect_pod_output api/pod-cannot-reach-kubelet host-ports 120 kubelet-refused
+expect_pod_output api/pod-reaches-node-registry host-ports 5 registry-open
+
 # Isolation, checked on the host (run.sh runs as root on the cluster's machine): the bridge
 # does not masquerade, and the first FORWARD rule refuses anything from cni0 to elsewhere.
 if [ "$(id -u)" = 0 ] && [ -f /etc/kubernetes/cni/net.d/10-lc-bridge.conflist ]; then
