@@ -1890,6 +1890,47 @@ static void compute_condition(struct ctx *c)
     free(msg);
 }
 
+/*
+ * §19.3: the names of the named include entries the combination matches, space-separated, or
+ * else the PT displayName; either with the combination's $(params.x) replaced. A new string.
+ */
+static char *matrix_display_name(const struct pt *pt, const json_t *combo)
+{
+    struct substitute_table *t = substitute_table_new();
+    const json_t *inc;
+    const char *k;
+    json_t *v;
+    struct buf b;
+    char *out = NULL;
+    size_t i;
+
+    json_object_foreach((json_t *)(uintptr_t)combo, k, v) {
+        char *key = xasprintf("params.%s", k);
+
+        pipelinerun_resolve_table_add(t, key, v);
+        free(key);
+    }
+    buf_init(&b, MAX_MESSAGE);
+    json_array_foreach(json_object_get(json_object_get(pt->pt, "matrix"), "include"), i, inc) {
+        const json_t *p;
+        size_t j;
+        bool match = str_at(inc, "name") != NULL;
+
+        json_array_foreach(json_object_get(inc, "params"), j, p) {
+            match = match && json_equal(json_object_get(combo, str_or(str_at(p, "name"), "")),
+                                        json_object_get(p, "value"));
+        }
+        if (match)
+            (void)buf_printf(&b, "%s%s", buf_len(&b) ? " " : "", str_at(inc, "name"));
+    }
+    if (substitute_string(t, buf_len(&b) ? buf_str(&b) : str_or(str_at(pt->pt, "displayName"), ""),
+                          &out) < 0)
+        out = xstrdup("");
+    buf_done(&b);
+    substitute_table_free(t);
+    return out;
+}
+
 static void add_refs_of(const struct ctx *c, const struct pt *pt, json_t *refs)
 {
     const json_t *n;
@@ -1902,8 +1943,12 @@ static void add_refs_of(const struct ctx *c, const struct pt *pt, json_t *refs)
             continue;
         ref = json_pack("{s:s, s:s, s:O, s:s}", "apiVersion", "tekton.dev/v1", "kind", "TaskRun",
                         "name", n, "pipelineTaskName", pt->name);
-        if (str_at(pt->pt, "displayName") && !pt->combos)
-            json_object_set(ref, "displayName", json_object_get(pt->pt, "displayName"));
+        char *display = pt->combos ? matrix_display_name(pt, json_array_get(pt->combos, k))
+                                   : xstrdup(str_or(str_at(pt->pt, "displayName"), ""));
+
+        if (*display)
+            json_object_set_new(ref, "displayName", json_string(display));
+        free(display);
         if (json_array_size(pt->when) > 0)
             json_object_set(ref, "whenExpressions", pt->when);
         json_array_append_new(refs, ref);

@@ -850,16 +850,25 @@ static void test_plan_matrix_include_adds_params_and_combinations(void **state)
     struct world w;
     struct pipelinerun_plan plan;
 
-    world_inline(&w,
-                 "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"m\",\"matrix\":{\"params\":["
-                 "{\"name\":\"os\",\"value\":[\"linux\",\"mac\"]}],\"include\":["
-                 "{\"name\":\"x\",\"params\":[{\"name\":\"os\",\"value\":\"mac\"},"
-                 "{\"name\":\"extra\",\"value\":\"1\"}]},"
-                 "{\"name\":\"y\",\"params\":[{\"name\":\"os\",\"value\":\"bsd\"}]}]}," ECHO_TASK
-                 "}}]}}");
+    world_inline(&w, "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"m\",\"matrix\":{\"params\":["
+                     "{\"name\":\"os\",\"value\":[\"linux\",\"mac\"]}],\"include\":["
+                     "{\"name\":\"x\",\"params\":[{\"name\":\"os\",\"value\":\"mac\"},"
+                     "{\"name\":\"extra\",\"value\":\"1\"}]},"
+                     "{\"name\":\"y\",\"params\":[{\"name\":\"os\",\"value\":\"bsd\"}]}]},"
+                     "\"displayName\":\"on $(params.os)\"," ECHO_TASK "}}]}}");
     assert_int_equal(world_plan(&w, &plan), 0);
     assert_int_equal(json_array_size(plan.create_taskruns), 3);
     assert_null(param_value(created(&plan, "pr-m-0"), "extra"));
+    {
+        const json_t *refs = json_object_get(plan.status, "childReferences");
+
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(refs, 0), "displayName")), "on linux");
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(refs, 1), "displayName")), "x");
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(refs, 2), "displayName")), "y");
+    }
     assert_string_equal(param_value(created(&plan, "pr-m-1"), "extra"), "1");
     assert_string_equal(param_value(created(&plan, "pr-m-2"), "os"), "bsd");
     pipelinerun_plan_done(&plan);
