@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings for hack/ scripts: pinned versions, the build cache outside the repo, the
 # cluster's fixed names and paths, and small helpers. Sourced, never run.
 # Why each version is pinned where it is: docs/cluster.md "Pinned versions".

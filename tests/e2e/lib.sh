@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for tests/e2e/*_test.sh. Sourced, never run.
 #
 # A test file calls e2e_init once; it gets a throwaway namespace $NS (e2e-<test>-<random>),
