@@ -47,9 +47,15 @@ remove_containers() {
 }
 
 # Shims of our containerd carry its socket path in their arguments; after an abrupt stop they
-# are the only processes of ours without a pid file.
+# are the only processes of ours without a pid file. Killing a shim does not kill its
+# container, so containers still known to our runc root are force-deleted first.
 kill_our_shims() {
-    local p
+    local p c runc_root=$CTRD_STATE/runc/k8s.io
+    if [ -d "$runc_root" ]; then
+        for c in $(runc --root "$runc_root" list -q 2>/dev/null); do
+            timeout 10 runc --root "$runc_root" delete -f "$c" > /dev/null 2>&1 || true
+        done
+    fi
     for p in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $CTRD_SOCK( |$)" || true); do
         kill -9 "$p" 2>/dev/null || true
     done
