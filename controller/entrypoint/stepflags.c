@@ -80,6 +80,9 @@ void stepflags_done(struct stepflags *f)
 {
     free(f->positional);
     free(f->command_args);
+    free(f->credential_args);
+    f->credential_args = NULL;
+    f->credential_flags = 0;
     f->positional = NULL;
     f->command_args = NULL;
     f->n_positional = 0;
@@ -284,6 +287,10 @@ static int set_flag(struct stepflags *f, const struct flagdef *def, const char *
     case KIND_IGNORED:
         return 0;
     case KIND_CREDENTIAL:
+        f->credential_args =
+            estr_realloc(f->credential_args, sizeof(char *) * 2 * (f->credential_flags + 1));
+        f->credential_args[2 * f->credential_flags] = def->name;
+        f->credential_args[2 * f->credential_flags + 1] = value;
         f->credential_flags++;
         return 0;
     }

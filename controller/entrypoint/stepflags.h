@@ -15,7 +15,8 @@ struct estr;
  * '--' unless it is the very first argument: what follows is the command's arguments.
  *
  * String fields borrow from the argv passed to stepflags_parse (or are static defaults),
- * so argv must outlive the struct. Only 'positional' and 'command_args' are allocated.
+ * so argv must outlive the struct. Only 'positional', 'command_args' and 'credential_args'
+ * are allocated.
  */
 struct stepflags {
     const char *entrypoint;
@@ -37,7 +38,9 @@ struct stepflags {
     const char *result_from; /* default "termination-message" */
     bool compress_termination_message;
     bool enable_spire;
-    size_t credential_flags; /* -basic-git and friends seen; accepted, not implemented */
+    size_t credential_flags; /* -basic-git and friends seen */
+    /* their names (no dashes) and values: name, value, name, value, ... (2 * credential_flags) */
+    const char **credential_args;
 
     char **positional; /* non-flag arguments before '--': a subcommand and its arguments */
     size_t n_positional;

@@ -1,7 +1,7 @@
 /*
  * Step mode: wait, run, record. Hand-off between steps is inotify-driven (Tekton polls each
- * second). Not implemented: credential copying, in-Pod $(steps.*) substitution, hermetic
- * namespaces, SPIRE signing, compressed messages and breakpoints (see docs/entrypoint.md).
+ * second). Credentials are set up by creds.c. Not implemented: hermetic namespaces, SPIRE
+ * signing, compressed messages and breakpoints (see docs/entrypoint.md).
  */
 #include "controller/entrypoint/steprun.h"
 
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "controller/entrypoint/creds.h"
 #include "controller/entrypoint/estr.h"
 #include "controller/entrypoint/fsutil.h"
 #include "controller/entrypoint/stepcmd.h"
@@ -717,13 +718,14 @@ int steprun_main(const struct stepflags *f)
 
     termmsg_init(&internal);
     estr_init(&buf);
-    if (f->credential_flags > 0)
-        fsutil_log("credential flags are not supported by this entrypoint, ignoring");
     if (f->on_error[0] != '\0' && !on_error_continue && strcmp(f->on_error, "stopAndFail") != 0)
         fsutil_log("unknown -on_error value '%s', treating it as stopAndFail", f->on_error);
 
     /* problems found before waiting still wait, so that steps keep their order */
     if (build_command(f, &argv) < 0)
+        prepared = false;
+    /* Tekton's creds-init, at process start: a Secret that cannot be used fails the step */
+    if (creds_setup(f->credential_args, f->credential_flags) < 0)
         prepared = false;
     if (f->step_metadata_dir[0] != '\0') {
         const char *sub[] = {"results", "artifacts"};
