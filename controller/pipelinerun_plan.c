@@ -2158,10 +2158,30 @@ static void clamp_start(struct ctx *c)
     }
 }
 
+/* §3.7: no PT fans out to more than default-max-matrix-combinations-count children. */
+static int check_matrix_sizes(struct ctx *c)
+{
+    int64_t max = c->in->cfg->default_max_matrix_combinations_count;
+
+    for (size_t i = 0; i < c->npts; i++) {
+        json_t *combos = matrix_combos(json_object_get(c->pts[i].pt, "matrix"));
+        size_t n = json_array_size(combos);
+
+        json_decref(combos);
+        if (max > 0 && n > (size_t)max)
+            return fail(c, PIPELINERUN_REASON_VALIDATION,
+                        "[User error] Pipeline %s/%s can't be Run; it has an invalid spec: "
+                        "expected 0 <= %zu <= %lld: spec.%s[%zu].matrix",
+                        c->ns, c->pipeline_name, n, (long long)max,
+                        c->pts[i].final ? "finally" : "tasks", c->pts[i].final ? i - c->ntasks : i);
+    }
+    return 0;
+}
+
 /* §4.3 steps 18 and 21: checks against the resolved Tasks; PVCs before the first child. */
 static int check_tasks(struct ctx *c)
 {
-    int r = 0;
+    int r = check_matrix_sizes(c);
 
     for (size_t i = 0; i < c->npts && r == 0; i++)
         r = check_task_params(c, &c->pts[i]);

@@ -742,6 +742,13 @@ static void test_plan_bad_input_table(void **state)
          "RequiredWorkspaceMarkedOptional",
          "pipeline workspace \"w\" is marked optional but pipeline task \"a\" requires it be "
          "provided"},
+        {"matrix over the combination limit",
+         "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"m\",\"matrix\":{\"params\":["
+         "{\"name\":\"a\",\"value\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
+         "\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]},"
+         "{\"name\":\"b\",\"value\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
+         "\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\"]}]}," ECHO_TASK "}}]}}",
+         "PipelineValidationFailed", "expected 0 <= 272 <= 256: spec.tasks[0].matrix"},
         {"no pipeline at all", "{}", "CouldntGetPipeline", "pipelinerun ns/pr"},
         {"custom task",
          "{\"pipelineSpec\":{\"tasks\":[{\"name\":\"a\",\"taskRef\":{\"name\":"
