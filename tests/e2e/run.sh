@@ -6,8 +6,9 @@
 # no-op when it already runs) and puts that cluster's kubectl and tkn first in PATH. A cluster
 # that cannot be brought up or reached is a failure, never a skip.
 #
-# Each test file gets KUBECONFIG, KUBECTL, TKN and REPO in its environment and a time bound
-# (E2E_TEST_TIMEOUT, default 900s). E2E_FILTER=<regex> runs only the files whose name matches.
+# Each test file gets KUBECONFIG, KUBECTL, TKN and REPO in its environment and a time bound:
+# E2E_TEST_TIMEOUT (default 900s), or the file's own `# e2e-timeout: <seconds>` line if it has
+# one (a long suite says so itself). E2E_FILTER=<regex> runs only the files whose name matches.
 # A file that exits non-zero without reporting any failure, or reports nothing at all, counts as
 # one failure. The last line is always `e2e: N passed, N failed`; the exit status is non-zero if
 # anything failed.
@@ -59,12 +60,14 @@ for t in "$here"/*_test.sh; do
     echo "# $name"
     start=$SECONDS
     rc=0
-    timeout --kill-after=10 "${E2E_TEST_TIMEOUT:-900}" "$t" 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+    bound=$(sed -nE 's/^# e2e-timeout: *([0-9]+).*/\1/p' "$t" | head -n 1)
+    bound=${bound:-${E2E_TEST_TIMEOUT:-900}}
+    timeout --kill-after=10 "$bound" "$t" 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
     p=$(grep -c '^ok ' "$out" || true)
     f=$(grep -c '^not ok ' "$out" || true)
     s=$(grep -c '^skip ' "$out" || true)
     if [ "$rc" = 124 ]; then
-        echo "not ok $name: timed out after ${E2E_TEST_TIMEOUT:-900}s"
+        echo "not ok $name: timed out after ${bound}s"
         f=$((f + 1))
     elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         echo "not ok $name: exited with status $rc without reporting a failure"
