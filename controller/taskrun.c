@@ -66,6 +66,7 @@ struct pass {
     json_t *secret_names; /* the ServiceAccount's secrets[].name, in order */
     json_t *secrets;      /* the ones that exist, for creds-init */
     size_t next_secret;
+    bool again; /* the plan had more to write: run another pass after this one */
 };
 
 static bool caches_synced(const struct taskrun_controller *c);
@@ -106,14 +107,15 @@ static char *object_path(const char *prefix, const char *resource, const json_t 
     return kube_path(prefix, meta_str(obj, "namespace"), resource, meta_str(obj, "name"), NULL);
 }
 
-static void enqueue_key(struct taskrun_controller *c, const char *ns, const char *name)
+static void enqueue_key(struct taskrun_controller *c, const char *ns, const char *name,
+                        uint64_t delay_ms)
 {
     char *key;
 
     if (!name || !c->queue)
         return;
     key = xasprintf("%s/%s", ns ? ns : "", name);
-    workqueue_add(c->queue, key);
+    workqueue_add_after(c->queue, key, delay_ms);
     free(key);
 }
 
@@ -121,20 +123,36 @@ static void enqueue_key(struct taskrun_controller *c, const char *ns, const char
 
 static void on_taskrun_add(void *ctx, const json_t *obj)
 {
-    enqueue_key(ctx, meta_str(obj, "namespace"), meta_str(obj, "name"));
+    enqueue_key(ctx, meta_str(obj, "namespace"), meta_str(obj, "name"), 0);
+}
+
+static bool same_member(const json_t *a, const json_t *b, const char *key)
+{
+    const json_t *x = json_object_get(a, key);
+    const json_t *y = json_object_get(b, key);
+
+    return (!x && !y) || (x && y && json_equal(x, y));
 }
 
 static void on_taskrun_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 {
-    /* a finished run stays finished: its own status writes need no further pass */
-    if (taskrun_status_is_done(json_object_get(new_obj, "status")) &&
-        taskrun_status_is_done(json_object_get(old_obj, "status")))
+    const json_t *old_meta = json_object_get(old_obj, "metadata");
+    const json_t *new_meta = json_object_get(new_obj, "metadata");
+
+    /*
+     * Only we write a TaskRun's status, and a pass already planned from what it wrote: a
+     * status-only change needs no further pass (a resync delivers obj == obj and does).
+     */
+    if (old_obj != new_obj && same_member(old_obj, new_obj, "spec") &&
+        same_member(old_meta, new_meta, "labels") &&
+        same_member(old_meta, new_meta, "annotations") &&
+        same_member(old_meta, new_meta, "deletionTimestamp"))
         return;
     on_taskrun_add(ctx, new_obj);
 }
 
-/* Pods and PVCs enqueue the TaskRun that controls them. */
-static void enqueue_owner(struct taskrun_controller *c, const json_t *obj)
+/* Pods and PVCs enqueue the TaskRun that controls them, after 'delay_ms'. */
+static void enqueue_owner(struct taskrun_controller *c, const json_t *obj, uint64_t delay_ms)
 {
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
     const json_t *ref;
@@ -143,18 +161,44 @@ static void enqueue_owner(struct taskrun_controller *c, const json_t *obj)
     json_array_foreach(refs, i, ref) {
         if (json_is_true(json_object_get(ref, "controller")) &&
             strcmp(str_at(ref, "kind") ? str_at(ref, "kind") : "", "TaskRun") == 0)
-            enqueue_key(c, meta_str(obj, "namespace"), str_at(ref, "name"));
+            enqueue_key(c, meta_str(obj, "namespace"), str_at(ref, "name"), delay_ms);
     }
 }
 
 static void on_child_add(void *ctx, const json_t *obj)
 {
-    enqueue_owner(ctx, obj);
+    enqueue_owner(ctx, obj, 0);
 }
 
 static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 {
-    enqueue_owner(ctx, new_obj);
+    enqueue_owner(ctx, new_obj, 0);
+}
+
+/*
+ * How soon a Pod change must reach its TaskRun. Most Pod updates only move step states along
+ * (waiting, running), and the kubelet sends several in a row: gathering them for a moment
+ * saves status writes and passes. A finished Pod (the run's outcome) and a running Pod that
+ * still waits for its ready annotation (step 0 is blocked on it) go at once.
+ */
+#define POD_PROGRESS_DELAY_MS 500
+
+static uint64_t pod_event_delay_ms(const json_t *pod)
+{
+    const json_t *status = json_object_get(pod, "status");
+    const char *phase = str_at(status, "phase") ? str_at(status, "phase") : "";
+    const json_t *annotations = json_object_get(json_object_get(pod, "metadata"), "annotations");
+
+    if (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)
+        return 0;
+    if (strcmp(phase, "Running") == 0 && !json_object_get(annotations, "tekton.dev/ready"))
+        return 0;
+    return POD_PROGRESS_DELAY_MS;
+}
+
+static void on_pod_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
+{
+    enqueue_owner(ctx, new_obj, pod_event_delay_ms(new_obj));
 }
 
 static void reload_config(struct taskrun_controller *c)
@@ -256,6 +300,8 @@ static void pass_free(struct pass *p)
 
 static void pass_end(struct pass *p, int rc)
 {
+    if (rc == 0 && p->again)
+        workqueue_add(p->c->queue, p->key); /* runs again once this pass is done */
     workqueue_done(p->c->queue, p->key, rc);
     pass_free(p);
 }
@@ -333,6 +379,8 @@ static int start_write(struct pass *p, int r)
     if (r < 0)
         return r;
     p->c->stats.writes++;
+    if (log_enabled(LOG_DEBUG))
+        log_debug("api write", json_pack("{s:s, s:s}", "key", p->key, "op", p->what));
     return 0;
 }
 
@@ -590,6 +638,7 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     struct taskrun_status_input in = {.now = time(NULL)};
     const char *pod_name;
     json_t *tr_for_pod = NULL;
+    bool status_changed;
     int r = 0;
 
     resolve(c, cached, &pi);
@@ -610,24 +659,27 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     if (plan.requeue_after_ns > 0)
         workqueue_add_after(c->queue, p->key, (uint64_t)(plan.requeue_after_ns / 1000000) + 1);
 
+    /*
+     * One write per pass, the most urgent first: a Pod to delete or create, then the ready
+     * annotation that step 0 is blocked on, then the status. When the status must wait, the
+     * pass asks for another one (p->again): our status-only writes cause no pass by
+     * themselves.
+     */
+    status_changed = taskrun_status_changed(json_object_get(cached, "status"), plan.status);
     if (plan.delete_pod && in.pod) {
+        p->again = status_changed;
         r = delete_pod(p, in.pod);
-        goto out;
-    }
-    if (plan.create_pod && !in.pod && pi.resolved) {
+    } else if (plan.create_pod && !in.pod && pi.resolved) {
         tr_for_pod = taskrun_for_pod(pi.taskrun, pi.resolved);
         r = create_pod(p, tr_for_pod, cached, pi.resolved);
-        goto out;
-    }
-    if (taskrun_status_changed(json_object_get(cached, "status"), plan.status)) {
-        r = write_status(p, cached, plan.status);
-        goto out;
-    }
-    if (plan.mark_ready && in.pod) {
+    } else if (plan.mark_ready && in.pod) {
+        p->again = status_changed;
         r = mark_pod_ready(p, in.pod);
-        goto out;
+    } else if (status_changed) {
+        r = write_status(p, cached, plan.status);
+    } else {
+        r = 2; /* nothing to write */
     }
-    r = 2; /* nothing to write */
 out:
     json_decref(tr_for_pod);
     taskrun_status_plan_done(&plan);
@@ -701,6 +753,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc,
 {
     struct taskrun_controller *c = xcalloc(1, sizeof(*c));
     struct informer_handler taskruns = {on_taskrun_add, on_taskrun_update, NULL, c};
+    struct informer_handler pods = {on_child_add, on_pod_update, on_child_add, c};
     struct informer_handler children = {on_child_add, on_child_update, on_child_add, c};
     struct informer_handler configs = {on_config_change, on_config_update, on_config_change, c};
     struct informer_handler none = {NULL, NULL, NULL, c};
@@ -727,7 +780,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc,
     if (r >= 0)
         r = add_informer(c, INF_PODS,
                          collection("/api/v1", ns, "pods", "labelSelector=tekton.dev%2FtaskRun"),
-                         &children);
+                         &pods);
     if (r >= 0)
         r = add_informer(c, INF_TASKS, collection("/apis/tekton.dev/v1", ns, "tasks", NULL), &none);
     if (r >= 0)
