@@ -1,0 +1,74 @@
+#ifndef CONTROLLER_METRICS_H
+#define CONTROLLER_METRICS_H
+
+#include <stdbool.h>
+
+/*
+ * The controller's metrics, kept in memory and rendered in the Prometheus text format
+ * (version 0.0.4) for controller/web's /metrics. Names follow Tekton v1.15.0 where tektite
+ * has the data (tekton-pipelinerun.md §24):
+ *   tekton_pipelines_controller_running_taskruns                  gauge
+ *   tekton_pipelines_controller_running_pipelineruns              gauge
+ *   tekton_pipelines_controller_taskrun_duration_seconds          histogram {namespace,status,task}
+ *   tekton_pipelines_controller_pipelinerun_duration_seconds      histogram
+ * {namespace,pipeline,status} tekton_pipelines_controller_taskrun_total                     counter
+ * {status} tekton_pipelines_controller_pipelinerun_total                 counter   {status}
+ *   tekton_pipelines_controller_taskruns_pod_latency_milliseconds histogram {namespace,task}
+ *   kn_workqueue_depth                                            gauge     {name}
+ *   tekton_pipelines_controller_reconcile_count                   counter   {reconciler,success}
+ *   tektite_metrics_series_dropped_total                          counter
+ * Label sets are bounded (METRICS_MAX_SERIES per metric): past the bound a new label set is
+ * dropped and counted, never allocated, since label values come from users' objects.
+ * Status label values are Tekton's: "success", "failed", "cancelled".
+ * Single-threaded like the rest of the controller: call only from the loop thread.
+ */
+
+#define METRICS_MAX_SERIES 5000
+
+struct metrics;
+
+/* A new, empty registry (all gauges 0, no series). Never NULL (allocation aborts). */
+struct metrics *metrics_new(void);
+
+/* Free the registry; NULL is fine. */
+void metrics_free(struct metrics *m);
+
+/* Set the number of TaskRuns (PipelineRuns) whose Succeeded condition is Unknown or unset. */
+void metrics_set_running_taskruns(struct metrics *m, unsigned long n);
+void metrics_set_running_pipelineruns(struct metrics *m, unsigned long n);
+
+/*
+ * Record one finished standalone TaskRun: its duration in seconds (completionTime - startTime)
+ * into the duration histogram, and one count into taskrun_total{status}. 'task' is the task
+ * label per Tekton (taskRef.name, else a label, else "anonymous"); NULL means "anonymous".
+ * Returns 0, -EINVAL for a NULL or empty 'ns'/'status' or a negative or non-finite duration
+ * (nothing recorded), or -ENOSPC when the label set was dropped at the series bound (the
+ * counter is still incremented).
+ */
+int metrics_observe_taskrun(struct metrics *m, const char *ns, const char *task, const char *status,
+                            double seconds);
+
+/* As metrics_observe_taskrun, for a finished PipelineRun ('pipeline' NULL: "anonymous"). */
+int metrics_observe_pipelinerun(struct metrics *m, const char *ns, const char *pipeline,
+                                const char *status, double seconds);
+
+/*
+ * Record the time from a TaskRun's Pod creation to its first running step, in milliseconds.
+ * Same results as metrics_observe_taskrun.
+ */
+int metrics_observe_pod_latency(struct metrics *m, const char *ns, const char *task, double ms);
+
+/* Set the depth of the work queue 'name' (e.g. "taskrun"). Returns 0, -EINVAL or -ENOSPC. */
+int metrics_set_workqueue_depth(struct metrics *m, const char *name, unsigned long depth);
+
+/* Count one reconcile pass of 'reconciler' that succeeded or failed. Returns as above. */
+int metrics_count_reconcile(struct metrics *m, const char *reconciler, bool success);
+
+/*
+ * Render every metric in the Prometheus text format: "# HELP" and "# TYPE" lines, then the
+ * samples, metrics in a fixed order and series in first-seen order. Returns a new string the
+ * caller frees; never NULL.
+ */
+char *metrics_render(const struct metrics *m);
+
+#endif
