@@ -14,7 +14,9 @@
 #include <uv.h>
 
 #include "controller/config.h"
+#include "controller/metrics.h"
 #include "controller/taskrun.h"
+#include "controller/web.h"
 #include "lib/informer.h"
 #include "lib/kube.h"
 #include "lib/kubeconfig.h"
@@ -53,6 +55,8 @@ struct controller {
     struct watch watches[NINFORMERS];
     struct leader *leader;
     struct taskrun_controller *taskruns;
+    struct metrics *metrics; /* fed by the reconcilers, served by 'web' */
+    struct web *web;         /* /metrics, /healthz, /readyz on :9090; NULL if the port was taken */
     char *identity;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -156,6 +160,8 @@ static void shutdown_controller(struct controller *ctl, int exit_code)
     ctl->exit_code = exit_code;
     uv_close((uv_handle_t *)&ctl->sigterm, NULL);
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
+    web_close(ctl->web, NULL, NULL);
+    ctl->web = NULL;
     for (int i = 0; i < NINFORMERS; i++)
         if (ctl->informers[i])
             informer_close(ctl->informers[i], on_informer_closed, &ctl->watches[i]);
@@ -360,6 +366,12 @@ static int run(const struct config *cfg)
 
     uv_loop_init(&loop);
     install_signals(&ctl);
+    ctl.metrics = metrics_new();
+    /* probes and scrapes; a second controller on one host keeps running without them */
+    r = web_new(&loop, &(struct web_options){"0.0.0.0", 9090, ctl.metrics}, &ctl.web);
+    if (r < 0)
+        log_warn("cannot serve metrics and probes, ignoring",
+                 json_pack("{s:s, s:i}", "error", uv_strerror(r), "port", 9090));
     if (connect_client(&ctl) < 0)
         shutdown_controller(&ctl, 1);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -369,6 +381,7 @@ static int run(const struct config *cfg)
         ctl.exit_code = 1;
     }
     kube_config_free(ctl.kcfg);
+    metrics_free(ctl.metrics);
     free(ctl.identity);
     return ctl.exit_code;
 }
