@@ -894,9 +894,20 @@ void http_request_cancel(struct http_request *req)
     finish(req, -ECANCELED, "request canceled");
 }
 
+/* The first "authorization:" (any case) in p[0..len), or NULL. */
+static const char *find_authorization(const char *p, size_t len)
+{
+    static const char key[] = "authorization:";
+    size_t n = sizeof(key) - 1;
+
+    for (size_t i = 0; i + n <= len; i++)
+        if (strncasecmp(p + i, key, n) == 0)
+            return p + i;
+    return NULL;
+}
+
 char *http_redact_headers(const char *text, size_t len)
 {
-    static const char *const secret[] = {"authorization:", "proxy-authorization:"};
     struct buf out;
     const char *p = text, *end = text + len;
 
@@ -904,21 +915,20 @@ char *http_redact_headers(const char *text, size_t len)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t line = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        bool redacted = false;
+        /* header lines, and curl's HTTP/2 info lines: "h2h3 [authorization: Bearer x]" */
+        const char *hit = find_authorization(p, line);
 
-        for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]) && !redacted; i++) {
-            size_t n = strlen(secret[i]);
-
-            if (line >= n && strncasecmp(p, secret[i], n) == 0) {
-                (void)buf_append(&out, p, n);
-                (void)buf_append_str(&out, " <redacted>");
-                if (nl)
-                    (void)buf_append_str(&out, p[line - 2] == '\r' ? "\r\n" : "\n");
-                redacted = true;
-            }
-        }
-        if (!redacted)
+        if (!hit) {
             (void)buf_append(&out, p, line);
+            p += line;
+            continue;
+        }
+        (void)buf_append(&out, p, (size_t)(hit - p) + strlen("authorization:"));
+        (void)buf_append_str(&out, " <redacted>");
+        if (memchr(p, '[', (size_t)(hit - p)))
+            (void)buf_append_str(&out, "]");
+        if (nl)
+            (void)buf_append_str(&out, line >= 2 && p[line - 2] == '\r' ? "\r\n" : "\n");
         p += line;
     }
     return buf_take(&out);

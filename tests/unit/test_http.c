@@ -283,6 +283,9 @@ static void test_http_redact_headers_hides_credentials_only(void **state)
         {"Proxy-Authorization: x", "Proxy-Authorization: <redacted>"},
         {"X-Authorization-Hint: keep\n", "X-Authorization-Hint: keep\n"},
         {"GET /api HTTP/1.1\r\n", "GET /api HTTP/1.1\r\n"},
+        {"h2h3 [authorization: Bearer abc]\n", "h2h3 [authorization: <redacted>]\n"},
+        {"h2h3 [:path: /api]\nh2h3 [Authorization: Basic x]",
+         "h2h3 [:path: /api]\nh2h3 [Authorization: <redacted>]"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
