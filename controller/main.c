@@ -1,8 +1,7 @@
 /*
  * tektite-controller: argv/env -> config -> loop -> exit code. Wires the API client, the
- * TaskRun reconciler, a PipelineRun informer that logs what it sees (until the PipelineRun
- * reconciler lands), optional leader election and signal handling onto one libuv loop. This
- * file holds no Tekton logic.
+ * shared caches, the TaskRun and PipelineRun reconcilers, the metrics server, optional leader
+ * election and signal handling onto one libuv loop. This file holds no Tekton logic.
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,11 +12,12 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "controller/caches.h"
 #include "controller/config.h"
 #include "controller/metrics.h"
+#include "controller/pipelinerun.h"
 #include "controller/taskrun.h"
 #include "controller/web.h"
-#include "lib/informer.h"
 #include "lib/kube.h"
 #include "lib/kubeconfig.h"
 #include "lib/leader.h"
@@ -26,35 +26,17 @@
 
 #define LOG_MODULE "main"
 
-enum { INF_PIPELINERUNS, NINFORMERS };
-
-static const struct {
-    const char *kind;
-    const char *prefix;
-    const char *resource;
-    const char *query;
-} watched[NINFORMERS] = {
-    [INF_PIPELINERUNS] = {"PipelineRun", "/apis/tekton.dev/v1", "pipelineruns", NULL},
-};
-
-static const struct informer_ops kube_informer_ops = {kube_list, kube_watch_start, kube_watch_stop};
 static const struct leader_ops kube_leader_ops = {kube_get, kube_create, kube_update};
-
-/* Handler context of one informer. */
-struct watch {
-    const char *kind;
-    struct controller *ctl;
-};
 
 struct controller {
     uv_loop_t *loop;
     const struct config *cfg;
     struct kube_config *kcfg;
     struct kube_client *kc;
-    struct informer *informers[NINFORMERS];
-    struct watch watches[NINFORMERS];
     struct leader *leader;
+    struct caches *caches; /* shared by the reconcilers; closed after both */
     struct taskrun_controller *taskruns;
+    struct pipelinerun_controller *pipelineruns;
     struct metrics *metrics; /* fed by the reconcilers, served by 'web' */
     struct web *web;         /* /metrics, /healthz, /readyz on :9090; NULL if the port was taken */
     char *identity;
@@ -64,57 +46,7 @@ struct controller {
     int exit_code;
 };
 
-/* ---- what the informers see ---- */
-
-static json_t *object_fields(const char *kind, const json_t *obj)
-{
-    const json_t *meta = json_object_get(obj, "metadata");
-
-    return json_pack("{s:s, s:s*, s:s*, s:s*}", "kind", kind, "ns",
-                     json_string_value(json_object_get(meta, "namespace")), "name",
-                     json_string_value(json_object_get(meta, "name")), "rv",
-                     json_string_value(json_object_get(meta, "resourceVersion")));
-}
-
-static void on_add(void *ctx, const json_t *obj)
-{
-    const struct watch *w = ctx;
-
-    log_info("object added", object_fields(w->kind, obj));
-}
-
-static void on_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
-{
-    const struct watch *w = ctx;
-
-    if (log_enabled(LOG_DEBUG))
-        log_debug("object updated", object_fields(w->kind, new_obj));
-}
-
-static void on_delete(void *ctx, const json_t *obj)
-{
-    const struct watch *w = ctx;
-
-    log_info("object deleted", object_fields(w->kind, obj));
-}
-
-static void on_informer_error(void *ctx, const char *op, int rc, const struct kube_status *st,
-                              uint64_t retry_ms)
-{
-    log_warn("list or watch failed, retrying",
-             json_pack("{s:s, s:s, s:s, s:i, s:I}", "kind", ((const struct watch *)ctx)->kind, "op",
-                       op, "error", st && st->message ? st->message : strerror(-rc), "code",
-                       st ? st->http_code : 0, "retry_ms", (json_int_t)retry_ms));
-}
-
-static void on_synced(void *ctx)
-{
-    const struct watch *w = ctx;
-
-    log_info("cache synced", json_pack("{s:s}", "kind", w->kind));
-}
-
-/* ---- shutdown: informers and lease first, then the client, then the handles ---- */
+/* ---- shutdown: reconcilers and lease first, then the client, caches and handles ---- */
 
 static void on_client_closed(void *ctx)
 {
@@ -138,18 +70,35 @@ static void on_leader_closed(void *ctx)
     close_client(ctl); /* the lease release needed the client until now */
 }
 
+static void on_caches_closed(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    ctl->caches = NULL;
+}
+
+/* The caches go last: a reconciler's pass in flight reads them until it ends. */
+static void close_caches_when_idle(struct controller *ctl)
+{
+    if (ctl->taskruns || ctl->pipelineruns || !ctl->caches)
+        return;
+    caches_close(ctl->caches, on_caches_closed, ctl);
+}
+
 static void on_taskruns_closed(void *ctx)
 {
     struct controller *ctl = ctx;
 
     ctl->taskruns = NULL;
+    close_caches_when_idle(ctl);
 }
 
-static void on_informer_closed(void *ctx)
+static void on_pipelineruns_closed(void *ctx)
 {
-    struct watch *w = ctx;
+    struct controller *ctl = ctx;
 
-    w->ctl->informers[w - w->ctl->watches] = NULL;
+    ctl->pipelineruns = NULL;
+    close_caches_when_idle(ctl);
 }
 
 static void shutdown_controller(struct controller *ctl, int exit_code)
@@ -162,11 +111,11 @@ static void shutdown_controller(struct controller *ctl, int exit_code)
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     web_close(ctl->web, NULL, NULL);
     ctl->web = NULL;
-    for (int i = 0; i < NINFORMERS; i++)
-        if (ctl->informers[i])
-            informer_close(ctl->informers[i], on_informer_closed, &ctl->watches[i]);
     if (ctl->taskruns)
         taskrun_controller_close(ctl->taskruns, on_taskruns_closed, ctl);
+    if (ctl->pipelineruns)
+        pipelinerun_controller_close(ctl->pipelineruns, on_pipelineruns_closed, ctl);
+    close_caches_when_idle(ctl);
     if (ctl->leader)
         leader_close(ctl->leader, on_leader_closed, ctl);
     else
@@ -183,45 +132,25 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---- start-up ---- */
 
-static int start_informers(struct controller *ctl)
-{
-    for (int i = 0; i < NINFORMERS; i++) {
-        struct watch *w = &ctl->watches[i];
-        char *path =
-            kube_path(watched[i].prefix, ctl->cfg->ns, watched[i].resource, NULL, watched[i].query);
-        struct informer_options o = {
-            .path = path, .on_error = on_informer_error, .on_synced = on_synced, .ctx = w};
-        struct informer_handler h = {on_add, on_update, on_delete, w};
-        int r;
-
-        w->kind = watched[i].kind;
-        w->ctl = ctl;
-        r = informer_new(ctl->loop, ctl->kc, &kube_informer_ops, &o, &ctl->informers[i]);
-        free(path);
-        if (r < 0)
-            return r;
-        informer_add_handler(ctl->informers[i], &h);
-        informer_start(ctl->informers[i]);
-    }
-    return 0;
-}
-
 static int start_reconcilers(struct controller *ctl)
 {
-    struct taskrun_controller_options o = {
-        .ns = ctl->cfg->ns,
-        .system_namespace = ctl->cfg->system_namespace,
+    struct taskrun_controller_options tro = {
         .entrypoint_image = ctl->cfg->entrypoint_image,
         .release = TEKTITE_VERSION,
     };
+    struct pipelinerun_controller_options pro = {0};
     int r;
 
-    if (ctl->taskruns)
+    if (ctl->caches)
         return 0;
-    r = taskrun_controller_new(ctl->loop, ctl->kc, &o, &ctl->taskruns);
-    if (r < 0)
-        return r;
-    return taskrun_controller_start(ctl->taskruns);
+    r = caches_new(ctl->loop, ctl->kc, ctl->cfg->ns, ctl->cfg->system_namespace, &ctl->caches);
+    if (r >= 0)
+        r = taskrun_controller_new(ctl->loop, ctl->kc, ctl->caches, &tro, &ctl->taskruns);
+    if (r >= 0)
+        r = pipelinerun_controller_new(ctl->loop, ctl->kc, ctl->caches, &pro, &ctl->pipelineruns);
+    if (r >= 0)
+        r = caches_start(ctl->caches);
+    return r;
 }
 
 static void on_started_leading(void *ctx)
@@ -311,8 +240,7 @@ static void on_version(void *ctx, int rc, const json_t *obj, const struct kube_s
                                     json_string_value(json_object_get(obj, "gitVersion")),
                                     "namespace", ctl->cfg->ns ? ctl->cfg->ns : "(all)"));
     /* without leader election we act at once; with it, from on_started_leading */
-    if (start_informers(ctl) < 0 ||
-        (ctl->cfg->leader_elect ? start_leader_election(ctl) : start_reconcilers(ctl)) < 0) {
+    if ((ctl->cfg->leader_elect ? start_leader_election(ctl) : start_reconcilers(ctl)) < 0) {
         log_error("cannot start the controller", NULL);
         shutdown_controller(ctl, 1);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "controller/caches.h"
 #include "controller/childname.h"
 #include "controller/podspec.h"
 #include "controller/taskrun_resolve.h"
@@ -26,29 +27,14 @@
 
 #define LOG_MODULE "taskrun"
 
-enum informer_kind {
-    INF_TASKRUNS,
-    INF_PODS,
-    INF_TASKS,
-    INF_PVCS,
-    INF_CONFIGMAPS,
-    INF_COUNT,
-};
-
 struct taskrun_controller {
     uv_loop_t *loop;
     struct kube_client *kc;
-    char *ns;
-    char *system_namespace;
+    struct caches *caches; /* borrowed */
     char *entrypoint_image;
     char *release;
-    struct informer *informers[INF_COUNT];
     struct workqueue *queue;
-    struct tekton_config *cfg; /* rebuilt whenever a tekton-pipelines ConfigMap changes */
     struct taskrun_controller_stats stats;
-    uint64_t started_ms; /* uv_now at start, for the sync time in the log */
-    bool synced_logged;
-    unsigned pending_closes;
     taskrun_controller_closed_cb *closed_cb;
     void *closed_ctx;
 };
@@ -57,9 +43,9 @@ struct taskrun_controller {
 struct pass {
     struct taskrun_controller *c;
     char *key;
-    enum informer_kind written; /* whose cache the answer refreshes */
-    const char *what;           /* for the log: "create pod", "update status", ... */
-    json_t *taskrun;            /* for PodCreationFailed: the run whose create failed */
+    int written;      /* the caches_kind whose cache the answer refreshes, or CACHE_COUNT */
+    const char *what; /* for the log: "create pod", "update status", ... */
+    json_t *taskrun;  /* for PodCreationFailed: the run whose create failed */
     /* creating a Pod takes reads first: the ServiceAccount, then each Secret it names */
     json_t *pod_taskrun;  /* the TaskRun as the Pod builder wants it */
     json_t *pod_taskspec; /* the resolved TaskSpec */
@@ -67,29 +53,6 @@ struct pass {
     json_t *secrets;      /* the ones that exist, for creds-init */
     size_t next_secret;
     bool again; /* the plan had more to write: run another pass after this one */
-};
-
-static bool caches_synced(const struct taskrun_controller *c);
-
-static void on_synced(void *ctx)
-{
-    struct taskrun_controller *c = ctx;
-    size_t objects = 0;
-
-    if (c->synced_logged || !caches_synced(c))
-        return;
-    c->synced_logged = true;
-    for (int i = 0; i < INF_COUNT; i++)
-        objects += informer_count(c->informers[i]);
-    log_info("caches synced",
-             json_pack("{s:I, s:I}", "ms", (json_int_t)(uv_now(c->loop) - c->started_ms), "objects",
-                       (json_int_t)objects));
-}
-
-static const struct informer_ops kube_informer_ops = {
-    .list = kube_list,
-    .watch_start = kube_watch_start,
-    .watch_stop = kube_watch_stop,
 };
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -201,57 +164,11 @@ static void on_pod_update(void *ctx, const json_t *old_obj, const json_t *new_ob
     enqueue_owner(ctx, new_obj, pod_event_delay_ms(new_obj));
 }
 
-static void reload_config(struct taskrun_controller *c)
-{
-    struct informer *cms = c->informers[INF_CONFIGMAPS];
-    struct tekton_config *cfg = NULL;
-    char *err = NULL;
-
-    if (tekton_config_parse(informer_get(cms, c->system_namespace, "config-defaults"),
-                            informer_get(cms, c->system_namespace, "feature-flags"), &cfg,
-                            &err) < 0) {
-        log_error("invalid configuration, keeping the previous one",
-                  json_pack("{s:s}", "error", err));
-        free(err);
-        return;
-    }
-    tekton_config_free(c->cfg);
-    c->cfg = cfg;
-    log_info("configuration loaded", NULL);
-}
-
-static void on_config_change(void *ctx, const json_t *obj)
-{
-    reload_config(ctx);
-}
-
-static void on_config_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
-{
-    reload_config(ctx);
-}
-
-static void on_informer_error(void *ctx, const char *op, int rc, const struct kube_status *st,
-                              uint64_t retry_ms)
-{
-    log_warn("informer request failed, retrying",
-             json_pack("{s:s, s:i, s:s*, s:I}", "op", op, "code", st ? st->http_code : 0, "error",
-                       st ? st->message : strerror(-rc), "retry_ms", (json_int_t)retry_ms));
-}
-
 /* ---- the pass ---- */
-
-static bool caches_synced(const struct taskrun_controller *c)
-{
-    for (int i = 0; i < INF_COUNT; i++) {
-        if (!informer_has_synced(c->informers[i]))
-            return false;
-    }
-    return true;
-}
 
 static struct podspec_options pod_options(const struct taskrun_controller *c)
 {
-    const struct tekton_config *cfg = c->cfg;
+    const struct tekton_config *cfg = caches_config(c->caches);
     struct podspec_options o = {
         .entrypoint_image = c->entrypoint_image,
         .release = c->release,
@@ -325,7 +242,7 @@ static void fail_pod_creation(struct pass *p, const char *why)
                                       .fail_reason = "PodCreationFailed",
                                       .fail_message = msg};
     struct taskrun_status_options so = {.default_timeout_minutes =
-                                            p->c->cfg->default_timeout_minutes};
+                                            caches_config(p->c->caches)->default_timeout_minutes};
     struct taskrun_status_plan plan = {0};
     json_t *tr = p->taskrun;
     int r = taskrun_status_plan(&in, &so, &plan);
@@ -346,8 +263,8 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
     struct pass *p = ctx;
 
     if (rc == 0 && obj) {
-        if (p->written != INF_COUNT)
-            informer_apply_event(p->c->informers[p->written], "MODIFIED", obj);
+        if (p->written != CACHE_COUNT)
+            informer_apply_event(caches_get(p->c->caches, p->written), "MODIFIED", obj);
         pass_end(p, 0);
         return;
     }
@@ -391,7 +308,7 @@ static int write_status(struct pass *p, const json_t *taskrun, const json_t *sta
     int r;
 
     json_object_set_new(body, "status", json_deep_copy(status));
-    p->written = INF_TASKRUNS;
+    p->written = CACHE_TASKRUNS;
     p->what = "update status";
     r = start_write(p, kube_update_status(p->c->kc, path, body, on_write_done, p));
     json_decref(body);
@@ -399,8 +316,8 @@ static int write_status(struct pass *p, const json_t *taskrun, const json_t *sta
     return r;
 }
 
-static int create_object(struct pass *p, const char *prefix, const char *resource,
-                         enum informer_kind kind, const json_t *obj, const char *what)
+static int create_object(struct pass *p, const char *prefix, const char *resource, int kind,
+                         const json_t *obj, const char *what)
 {
     char *path = kube_path(prefix, meta_str(obj, "namespace"), resource, NULL, NULL);
     int r;
@@ -430,10 +347,10 @@ static int create_missing_pvc(struct pass *p, const json_t *tr_for_pod, bool *re
         return r;
     }
     json_array_foreach(pvcs, i, pvc) {
-        if (informer_get(p->c->informers[INF_PVCS], meta_str(pvc, "namespace"),
+        if (informer_get(caches_get(p->c->caches, CACHE_PVCS), meta_str(pvc, "namespace"),
                          meta_str(pvc, "name")))
             continue;
-        r = create_object(p, "/api/v1", "persistentvolumeclaims", INF_PVCS, pvc, "create pvc");
+        r = create_object(p, "/api/v1", "persistentvolumeclaims", CACHE_PVCS, pvc, "create pvc");
         *ret_created = r == 0;
         break;
     }
@@ -455,7 +372,7 @@ static void build_and_create_pod(struct pass *p)
         podspec_error_done(&perr);
         return;
     }
-    r = create_object(p, "/api/v1", "pods", INF_PODS, pod, "create pod");
+    r = create_object(p, "/api/v1", "pods", CACHE_PODS, pod, "create pod");
     json_decref(pod);
     if (r < 0)
         pass_end(p, r);
@@ -555,7 +472,7 @@ static int delete_pod(struct pass *p, const json_t *pod)
     char *path = object_path("/api/v1", "pods", pod);
     int r;
 
-    p->written = INF_COUNT; /* the watch's delete event updates the cache */
+    p->written = CACHE_COUNT; /* the watch's delete event updates the cache */
     p->what = "delete pod";
     r = start_write(p, kube_delete(p->c->kc, path, KUBE_PROPAGATION_BACKGROUND, on_write_done, p));
     free(path);
@@ -569,7 +486,7 @@ static int mark_pod_ready(struct pass *p, const json_t *pod)
     char *path = object_path("/api/v1", "pods", pod);
     int r;
 
-    p->written = INF_PODS;
+    p->written = CACHE_PODS;
     p->what = "patch pod ready";
     r = start_write(p, kube_patch(p->c->kc, path, KUBE_PATCH_MERGE, patch, on_write_done, p));
     json_decref(patch);
@@ -586,7 +503,7 @@ static const json_t *referenced_task(const struct taskrun_controller *c, const j
 
     if (!name || json_object_get(json_object_get(taskrun, "status"), "taskSpec"))
         return NULL;
-    return informer_get(c->informers[INF_TASKS], meta_str(taskrun, "namespace"), name);
+    return informer_get(caches_get(c->caches, CACHE_TASKS), meta_str(taskrun, "namespace"), name);
 }
 
 struct plan_inputs {
@@ -608,10 +525,10 @@ static void resolve(const struct taskrun_controller *c, const json_t *cached,
                     struct plan_inputs *pi)
 {
     struct taskrun_resolve_error err = {0};
-    struct taskrun_resolve_input in = {.cfg = c->cfg};
+    struct taskrun_resolve_input in = {.cfg = caches_config(c->caches)};
     const json_t *ref = json_object_get(json_object_get(cached, "spec"), "taskRef");
 
-    pi->taskrun = taskrun_resolve_defaults(cached, c->cfg);
+    pi->taskrun = taskrun_resolve_defaults(cached, caches_config(c->caches));
     in.taskrun = pi->taskrun;
     in.task = referenced_task(c, pi->taskrun);
     if (str_at(ref, "name") && !in.task &&
@@ -633,8 +550,9 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     struct taskrun_controller *c = p->c;
     struct plan_inputs pi = {0};
     struct taskrun_status_plan plan = {0};
-    struct taskrun_status_options so = {.default_timeout_minutes = c->cfg->default_timeout_minutes,
-                                        .keep_pod_on_cancel = c->cfg->keep_pod_on_cancel};
+    const struct tekton_config *cfg = caches_config(c->caches);
+    struct taskrun_status_options so = {.default_timeout_minutes = cfg->default_timeout_minutes,
+                                        .keep_pod_on_cancel = cfg->keep_pod_on_cancel};
     struct taskrun_status_input in = {.now = time(NULL)};
     const char *pod_name;
     json_t *tr_for_pod = NULL;
@@ -648,12 +566,13 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     in.fail_message = pi.fail_message;
     pod_name = str_at(json_object_get(cached, "status"), "podName");
     if (pod_name && *pod_name)
-        in.pod = informer_get(c->informers[INF_PODS], meta_str(cached, "namespace"), pod_name);
+        in.pod = informer_get(caches_get(c->caches, CACHE_PODS), meta_str(cached, "namespace"),
+                              pod_name);
     r = taskrun_status_plan(&in, &so, &plan);
     if (r < 0)
         goto out;
     if (!in.pod && plan.create_pod)
-        in.pod = informer_get(c->informers[INF_PODS], meta_str(cached, "namespace"),
+        in.pod = informer_get(caches_get(c->caches, CACHE_PODS), meta_str(cached, "namespace"),
                               str_at(plan.status, "podName"));
 
     if (plan.requeue_after_ns > 0)
@@ -695,12 +614,12 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
     int r;
 
     c->stats.reconciles++;
-    if (!caches_synced(c)) {
+    if (!caches_synced(c->caches)) {
         workqueue_done(q, key, 0);
         workqueue_add_after(q, key, 200);
         return;
     }
-    cached = informer_get_key(c->informers[INF_TASKRUNS], key);
+    cached = informer_get_key(caches_get(c->caches, CACHE_TASKRUNS), key);
     if (!cached || taskrun_status_is_done(json_object_get(cached, "status"))) {
         workqueue_done(q, key, 0);
         return;
@@ -712,7 +631,7 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
     p = xcalloc(1, sizeof(*p));
     p->c = c;
     p->key = xstrdup(key);
-    p->written = INF_COUNT;
+    p->written = CACHE_COUNT;
     r = reconcile_taskrun(p, cached);
     if (r == 0)
         return; /* a write is in flight; on_write_done ends the pass */
@@ -724,30 +643,7 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
 
 /* ---- lifecycle ---- */
 
-static char *collection(const char *prefix, const char *ns, const char *resource, const char *query)
-{
-    return kube_path(prefix, ns, resource, NULL, query);
-}
-
-static int add_informer(struct taskrun_controller *c, enum informer_kind kind, char *path,
-                        const struct informer_handler *h)
-{
-    struct informer_options o = {
-        .path = path,
-        .on_error = on_informer_error,
-        .on_synced = on_synced,
-        .ctx = c,
-    };
-    int r = informer_new(c->loop, c->kc, &kube_informer_ops, &o, &c->informers[kind]);
-
-    free(path);
-    if (r < 0)
-        return r;
-    informer_add_handler(c->informers[kind], h);
-    return 0;
-}
-
-int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc,
+int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct caches *caches,
                            const struct taskrun_controller_options *opts,
                            struct taskrun_controller **ret_controller)
 {
@@ -755,56 +651,29 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc,
     struct informer_handler taskruns = {on_taskrun_add, on_taskrun_update, NULL, c};
     struct informer_handler pods = {on_child_add, on_pod_update, on_child_add, c};
     struct informer_handler children = {on_child_add, on_child_update, on_child_add, c};
-    struct informer_handler configs = {on_config_change, on_config_update, on_config_change, c};
-    struct informer_handler none = {NULL, NULL, NULL, c};
     struct workqueue_options q = {
         .max_active = opts->workers ? opts->workers : 4,
         .write_qps = opts->write_qps > 0 ? opts->write_qps : 50,
         .write_burst = 100,
     };
-    const char *ns = opts->ns;
     int r;
 
     c->loop = loop;
     c->kc = kc;
-    c->ns = ns ? xstrdup(ns) : NULL;
-    c->system_namespace =
-        xstrdup(opts->system_namespace ? opts->system_namespace : "tekton-pipelines");
+    c->caches = caches;
     c->entrypoint_image = xstrdup(opts->entrypoint_image);
     c->release = xstrdup(opts->release ? opts->release : "devel");
-    c->cfg = tekton_config_new_default();
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
-    if (r >= 0)
-        r = add_informer(c, INF_TASKRUNS, collection("/apis/tekton.dev/v1", ns, "taskruns", NULL),
-                         &taskruns);
-    if (r >= 0)
-        r = add_informer(c, INF_PODS,
-                         collection("/api/v1", ns, "pods", "labelSelector=tekton.dev%2FtaskRun"),
-                         &pods);
-    if (r >= 0)
-        r = add_informer(c, INF_TASKS, collection("/apis/tekton.dev/v1", ns, "tasks", NULL), &none);
-    if (r >= 0)
-        r = add_informer(c, INF_PVCS, collection("/api/v1", ns, "persistentvolumeclaims", NULL),
-                         &children);
-    if (r >= 0)
-        r = add_informer(c, INF_CONFIGMAPS,
-                         collection("/api/v1", c->system_namespace, "configmaps", NULL), &configs);
-    /* only invalid options make these fail, and the options are ours */
-    assert(r >= 0);
-    *ret_controller = c;
-    return 0;
-}
-
-int taskrun_controller_start(struct taskrun_controller *c)
-{
-    uv_update_time(c->loop);
-    c->started_ms = uv_now(c->loop);
-    for (int i = 0; i < INF_COUNT; i++) {
-        int r = informer_start(c->informers[i]);
-
-        if (r < 0)
-            return r;
+    if (r < 0) {
+        free(c->entrypoint_image);
+        free(c->release);
+        free(c);
+        return r;
     }
+    caches_add_handler(caches, CACHE_TASKRUNS, &taskruns);
+    caches_add_handler(caches, CACHE_PODS, &pods);
+    caches_add_handler(caches, CACHE_PVCS, &children);
+    *ret_controller = c;
     return 0;
 }
 
@@ -814,15 +683,10 @@ void taskrun_controller_stats(const struct taskrun_controller *c,
     *ret_stats = c->stats;
 }
 
-static void on_part_closed(void *ctx)
+static void on_queue_closed(void *ctx)
 {
     struct taskrun_controller *c = ctx;
 
-    if (--c->pending_closes > 0)
-        return;
-    tekton_config_free(c->cfg);
-    free(c->ns);
-    free(c->system_namespace);
     free(c->entrypoint_image);
     free(c->release);
     if (c->closed_cb)
@@ -838,8 +702,5 @@ void taskrun_controller_close(struct taskrun_controller *c, taskrun_controller_c
                        (json_int_t)c->stats.writes));
     c->closed_cb = done;
     c->closed_ctx = ctx;
-    c->pending_closes = INF_COUNT + 1;
-    for (int i = 0; i < INF_COUNT; i++)
-        informer_close(c->informers[i], on_part_closed, c);
-    workqueue_close(c->queue, on_part_closed, c);
+    workqueue_close(c->queue, on_queue_closed, c);
 }
