@@ -276,6 +276,34 @@ static void test_taskrun_resolve_stepaction_params_from_step_results(void **stat
                    "tee /tekton/steps/step-inline-step/results/result3\ncat /tekton/scripts/*\n"});
 }
 
+/* Later reconciles reuse status.taskSpec: resolving again gives the same spec, Task edits or
+ * not (the Task passed here has a different image and must be ignored). */
+static void test_taskrun_resolve_status_spec_is_stable_on_reuse(void **state)
+{
+    struct tekton_config *cfg = tekton_config_new_default();
+    json_t *doc = load_fixture("object-param-result.json");
+    json_t *tr = json_deep_copy(find_object(doc, "TaskRun", NULL));
+    json_t *edited = json_loads("{\"kind\":\"Task\",\"metadata\":{\"name\":\"x\"},\"spec\":{"
+                                "\"steps\":[{\"image\":\"changed\"}]}}",
+                                0, NULL);
+    struct taskrun_resolve_input in = {.taskrun = tr, .task = edited, .cfg = cfg};
+    struct taskrun_resolved *first = NULL;
+    struct taskrun_resolved *again = NULL;
+    struct taskrun_resolve_error err = {0};
+
+    assert_int_equal(taskrun_resolve(&in, &first, &err), 0);
+    json_object_set_new(tr, "status", json_pack("{s:O}", "taskSpec", first->status_spec));
+    assert_int_equal(taskrun_resolve(&in, &again, &err), 0);
+    assert_true(json_equal(first->spec, again->spec));
+    assert_true(json_equal(first->status_spec, again->status_spec));
+    taskrun_resolved_free(first);
+    taskrun_resolved_free(again);
+    json_decref(edited);
+    json_decref(tr);
+    json_decref(doc);
+    tekton_config_free(cfg);
+}
+
 static void test_taskrun_resolve_taskref_copies_task_labels(void **state)
 {
     struct tekton_config *cfg = tekton_config_new_default();
@@ -622,6 +650,10 @@ static const struct bad_case bad_cases[] = {
     {"step result name invalid",
      TS("{\"steps\":[{\"image\":\"i\",\"results\":[{\"name\":\"a b\"}]}]}"), NULL, VF,
      "\"spec.taskSpec.steps[0].results[0].name\""},
+    {"param name in Greek", TS("{\"params\":[{\"name\":\"\u03c0\",\"default\":\"3\"}]," STEPS "}"),
+     NULL, VF, "\"spec.taskSpec.params[0].name\": \"\xcf\x80\" is not a valid string param name"},
+    {"result name with emoji", TS("{\"results\":[{\"name\":\"r\U0001F600\"}]," STEPS "}"), NULL, VF,
+     "\"spec.taskSpec.results[0].name\""},
     /* param values */
     {"required param missing", TS("{\"params\":[{\"name\":\"a\"},{\"name\":\"b\"}]," STEPS "}"),
      NULL, VF,
@@ -941,6 +973,7 @@ int main(void)
         cmocka_unit_test(test_taskrun_resolve_propagated_params_and_workspaces),
         cmocka_unit_test(test_taskrun_resolve_stepaction_param_precedence),
         cmocka_unit_test(test_taskrun_resolve_stepaction_params_from_step_results),
+        cmocka_unit_test(test_taskrun_resolve_status_spec_is_stable_on_reuse),
         cmocka_unit_test(test_taskrun_resolve_taskref_copies_task_labels),
         cmocka_unit_test(test_taskrun_resolve_status_spec_keeps_credentials_path),
         cmocka_unit_test(test_taskrun_resolve_pod_template_merges_default_and_substitutes),
