@@ -49,7 +49,7 @@ struct taskrun_resolve_input {
 struct taskrun_resolved {
     /*
      * The TaskSpec for the Pod builder: v1 field names, defaults applied (param, property and
-     * result types), StepActions absent, every substitution phase of §4.2 done including
+     * result types), StepAction refs inlined, every substitution phase of §4.2 done including
      * $(credentials.path), propagated workspace declarations appended. stepTemplate is not
      * merged into the steps.
      */
