@@ -45,6 +45,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all unit check test e2e lint format bench clean help fuzz cluster-up cluster-down demo
+.PHONY: image deploy
 
 all: $(CONTROLLER) $(ENTRYPOINT)
 
@@ -58,6 +59,8 @@ help:
 	@echo "format   rewrite C sources with clang-format"
 	@echo "bench    benchmarks (figures, never asserted)"
 	@echo "cluster-up / cluster-down   the local Kubernetes cluster (hack/)"
+	@echo "image    the controller and entrypoint images, as OCI layouts in $(BUILD)/images/"
+	@echo "deploy   push the images and install tektite on the cluster (hack/deploy.sh)"
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -113,6 +116,12 @@ cluster-down:
 
 demo:
 	hack/demo.sh
+
+image: all
+	IMAGES_OUT=$(abspath $(BUILD))/images hack/image-tektite.sh build
+
+deploy: all
+	hack/deploy.sh
 
 bench: all
 	hack/bench.sh
