@@ -489,6 +489,71 @@ static void test_taskrun_resolve_defaults_fill_timeout_sa_kind_label(void **stat
     tekton_config_free(cfg);
 }
 
+static void test_taskrun_resolve_stepaction_names_are_distinct_and_follow_spec_choice(void **state)
+{
+    json_t *tr = json_loads("{\"spec\":{\"taskSpec\":{\"steps\":[{\"ref\":{\"name\":\"a\"}},"
+                            "{\"image\":\"i\"},{\"ref\":{\"name\":\"b\"}},{\"ref\":{\"name\":"
+                            "\"a\"}},{\"ref\":{\"name\":7}}]}}}",
+                            0, NULL);
+    json_t *ref = json_loads("{\"spec\":{\"taskRef\":{\"name\":\"t\"}}}", 0, NULL);
+    json_t *task = json_loads("{\"spec\":{\"steps\":[{\"ref\":{\"name\":\"c\"}}]}}", 0, NULL);
+    json_t *names = taskrun_resolve_stepaction_names(tr, NULL);
+    json_t *want = json_pack("[ss]", "a", "b");
+
+    assert_true(json_equal(names, want));
+    json_decref(names);
+    json_decref(want);
+    names = taskrun_resolve_stepaction_names(ref, task);
+    want = json_pack("[s]", "c");
+    assert_true(json_equal(names, want));
+    json_decref(names);
+    json_decref(want);
+    names = taskrun_resolve_stepaction_names(ref, NULL);
+    assert_int_equal(json_array_size(names), 0);
+    json_decref(names);
+    json_decref(tr);
+    json_decref(ref);
+    json_decref(task);
+}
+
+static void test_taskrun_resolve_timeout_table(void **state)
+{
+    static const struct {
+        const char *timeout; /* JSON, or NULL for absent */
+        int r;
+        int64_t ns;
+    } cases[] = {
+        {NULL, 0, INT64_C(3600000000000)},
+        {"\"0\"", 0, 0},
+        {"\"0s\"", 0, 0},
+        {"\"1m30s\"", 0, INT64_C(90000000000)},
+        {"\"-5m\"", -EINVAL, 0},
+        {"\"1x\"", -EINVAL, 0},
+        {"{}", -EINVAL, 0},
+    };
+    struct tekton_config *cfg = tekton_config_new_default();
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *tr = json_pack("{s:{}}", "spec");
+        struct taskrun_resolve_error err = {0};
+        int64_t ns = -1;
+        int r;
+
+        if (cases[i].timeout)
+            json_object_set_new(json_object_get(tr, "spec"), "timeout",
+                                json_loads(cases[i].timeout, JSON_DECODE_ANY, NULL));
+        r = taskrun_resolve_timeout(tr, cfg, &ns, &err);
+        if (r != cases[i].r || (r == 0 && ns != cases[i].ns))
+            fail_msg("case %s: got %d/%lld", cases[i].timeout ? cases[i].timeout : "(absent)", r,
+                     (long long)ns);
+        if (r < 0 && !strstr(err.message, "\"spec.timeout\""))
+            fail_msg("case %s: message '%s' lacks the field", cases[i].timeout, err.message);
+        taskrun_resolve_error_done(&err);
+        json_decref(tr);
+    }
+    tekton_config_free(cfg);
+}
+
 static void test_taskrun_resolve_workspace_volume_name_matches_tekton(void **state)
 {
     static const struct {
@@ -980,6 +1045,8 @@ int main(void)
         cmocka_unit_test(test_taskrun_resolve_default_workspace_binding_fills_required),
         cmocka_unit_test(test_taskrun_resolve_claim_of_volume_claim_template),
         cmocka_unit_test(test_taskrun_resolve_defaults_fill_timeout_sa_kind_label),
+        cmocka_unit_test(test_taskrun_resolve_stepaction_names_are_distinct_and_follow_spec_choice),
+        cmocka_unit_test(test_taskrun_resolve_timeout_table),
         cmocka_unit_test(test_taskrun_resolve_workspace_volume_name_matches_tekton),
         cmocka_unit_test(test_taskrun_resolve_bad_input_table),
         cmocka_unit_test(test_taskrun_resolve_hostile_shapes_never_crash),
