@@ -40,6 +40,7 @@ static const struct {
     [CACHE_PODS] = {"Pod", "/api/v1", "pods", "labelSelector=tekton.dev%2FtaskRun"},
     [CACHE_TASKS] = {"Task", "/apis/tekton.dev/v1", "tasks", NULL},
     [CACHE_PIPELINES] = {"Pipeline", "/apis/tekton.dev/v1", "pipelines", NULL},
+    [CACHE_STEPACTIONS] = {"StepAction", "/apis/tekton.dev/v1beta1", "stepactions", NULL},
     [CACHE_PVCS] = {"PersistentVolumeClaim", "/api/v1", "persistentvolumeclaims", NULL},
     [CACHE_CONFIGMAPS] = {"ConfigMap", "/api/v1", "configmaps", NULL},
 };

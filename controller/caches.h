@@ -21,6 +21,7 @@ enum caches_kind {
     CACHE_PODS, /* only Pods with the tekton.dev/taskRun label */
     CACHE_TASKS,
     CACHE_PIPELINES,
+    CACHE_STEPACTIONS,
     CACHE_PVCS,
     CACHE_CONFIGMAPS, /* only in the system namespace */
     CACHE_COUNT,

@@ -521,27 +521,54 @@ static void plan_inputs_done(struct plan_inputs *pi)
     free(pi->fail_message);
 }
 
+/* The StepActions the run's steps refer to, from the cache (absent ones left out). */
+static json_t *referenced_stepactions(const struct taskrun_controller *c, const json_t *taskrun,
+                                      const json_t *task)
+{
+    json_t *names = taskrun_resolve_stepaction_names(taskrun, task);
+    json_t *found = json_object();
+    const json_t *name;
+    size_t i;
+
+    json_array_foreach(names, i, name) {
+        const json_t *sa = informer_get(caches_get(c->caches, CACHE_STEPACTIONS),
+                                        meta_str(taskrun, "namespace"), json_string_value(name));
+
+        if (sa)
+            json_object_set_new(found, json_string_value(name), json_deep_copy(sa));
+    }
+    json_decref(names);
+    return found;
+}
+
 static void resolve(const struct taskrun_controller *c, const json_t *cached,
                     struct plan_inputs *pi)
 {
+    const struct tekton_config *cfg = caches_config(c->caches);
     struct taskrun_resolve_error err = {0};
-    struct taskrun_resolve_input in = {.cfg = caches_config(c->caches)};
+    struct taskrun_resolve_input in = {.cfg = cfg};
     const json_t *ref = json_object_get(json_object_get(cached, "spec"), "taskRef");
+    json_t *stepactions;
 
-    pi->taskrun = taskrun_resolve_defaults(cached, caches_config(c->caches));
+    pi->taskrun = taskrun_resolve_defaults(cached, cfg);
     in.taskrun = pi->taskrun;
     in.task = referenced_task(c, pi->taskrun);
     if (str_at(ref, "name") && !in.task &&
         !json_object_get(json_object_get(cached, "status"), "taskSpec")) {
         pi->fail_reason = TASKRUN_REASON_RESOLUTION_FAILED;
-        pi->fail_message = xasprintf("tasks.tekton.dev \"%s\" not found", str_at(ref, "name"));
+        pi->fail_message =
+            xasprintf("error when listing tasks for taskRun %s: tasks.tekton.dev \"%s\" not found",
+                      meta_str(cached, "name"), str_at(ref, "name"));
         return;
     }
+    stepactions = referenced_stepactions(c, pi->taskrun, in.task);
+    in.stepactions = stepactions;
     if (taskrun_resolve(&in, &pi->resolved, &err) < 0) {
         pi->fail_reason = err.reason;
         pi->fail_message = xstrdup(err.message ? err.message : "");
         taskrun_resolve_error_done(&err);
     }
+    json_decref(stepactions);
 }
 
 /* Decide and issue this pass's one write. Returns 0 with the pass ended or in flight. */
