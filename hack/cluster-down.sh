@@ -12,19 +12,20 @@ LC_PROG=cluster-down
 [ "$(id -u)" = 0 ] || lc_die "must run as root"
 lc_lock
 
-# stop NAME: SIGTERM the recorded process, SIGKILL after 15s; forget its pid file.
+# stop NAME [GRACE]: SIGTERM the recorded process, SIGKILL after GRACE seconds (default 15);
+# forget its pid file.
 stop() {
-    local n=$1 f=$LC_RUN/$1.pid pid i
+    local n=$1 grace=${2:-15} f=$LC_RUN/$1.pid pid i
     [ -f "$f" ] || return 0
     if pid=$(pid_of "$n"); then
         lc_say "stopping $n ($pid) at ${SECONDS}s"
         kill "$pid" 2>/dev/null || true
-        for ((i = 0; i < 15; i++)); do
+        for ((i = 0; i < grace * 5; i++)); do
             kill -0 "$pid" 2>/dev/null || break
-            sleep 1
+            sleep 0.2
         done
         if kill -0 "$pid" 2>/dev/null; then
-            lc_say "$n did not stop in 15s, killing it"
+            lc_say "$n did not stop in ${grace}s, killing it"
             kill -9 "$pid" 2>/dev/null || true
         fi
     fi
@@ -106,17 +107,30 @@ restore_host() {
     done < "$f"
 }
 
+# Node-side helpers other scripts record in /run/lc by the same convention (hack/demo/serve.sh's
+# demo-*), first: they depend on the cluster, and /run/lc is removed below.
+for f in "$LC_RUN"/*.pid; do
+    [ -f "$f" ] || continue
+    n=$(basename "$f" .pid)
+    case " kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry-node registry " in
+        *" $n "*) ;;
+        *) stop "$n" ;;
+    esac
+done
 stop kube-proxy
 stop kubelet
 stop kube-scheduler
 stop kube-controller-manager
-stop kube-apiserver
+# The apiserver drains long requests on SIGTERM for up to a minute; etcd's data is discarded
+# anyway, so there is nothing to wait for.
+stop kube-apiserver 3
 stop etcd
 remove_containers
 stop containerd
 kill_our_shims
 stop registry-node
 stop registry
+lc_say "processes stopped at ${SECONDS}s; removing iptables rules, mounts and state"
 # kube-proxy's iptables chains (KUBE-*); only if this cluster ever ran it
 if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES > /dev/null 2>&1; then
     "$K8S_BIN/kube-proxy" --cleanup > /dev/null 2>&1 || lc_say "kube-proxy --cleanup failed, ignoring"
@@ -135,4 +149,4 @@ for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
 done
 rm -rf "$LC_STATE" "$KUBELET_ROOT" "$CTRD_ROOT" "$CTRD_STATE" /var/lib/cni/networks/lc-pod-network \
     "$LC_ETC" "$LC_RUN"
-lc_say "cluster stopped and its state removed (caches kept in $LC_CACHE)"
+lc_say "cluster stopped and its state removed in ${SECONDS}s (caches kept in $LC_CACHE)"

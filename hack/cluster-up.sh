@@ -97,13 +97,21 @@ prepare_host() {
     # interface is refused. Pod-to-pod, pod-to-node and Service traffic never take this path.
     iptables -C FORWARD -i cni0 ! -o cni0 -j REJECT 2>/dev/null ||
         iptables -I FORWARD 1 -i cni0 ! -o cni0 -j REJECT
-    # And of the machine itself, pods may open connections only to the API server (Service
-    # traffic arrives DNATed to 10.240.0.1:6443) and the read-only registry: whatever else
-    # listens on the host's addresses (the VM's own agents included) stays out of their reach.
-    if ! iptables -S LC-POD-INPUT > /dev/null 2>&1; then
-        iptables -N LC-POD-INPUT
+    # And of the machine itself, pods may open connections only to the node-IP ports listed in
+    # POD_HOST_TCP_PORTS (the API server: Service traffic arrives DNATed to 10.240.0.1:6443; the
+    # read-only registry; the demo's services): whatever else listens on the host's addresses
+    # (kubelet, the VM's own agents) stays out of their reach. Rebuilt only when the list changed.
+    local ports want
+    ports=$(echo "$POD_HOST_TCP_PORTS" | tr ' ' ',')
+    want="-N LC-POD-INPUT
+-A LC-POD-INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A LC-POD-INPUT -d $NODE_IP/32 -p tcp -m multiport --dports $ports -j ACCEPT
+-A LC-POD-INPUT -p icmp -j ACCEPT
+-A LC-POD-INPUT -j REJECT --reject-with icmp-port-unreachable"
+    if [ "$(iptables -S LC-POD-INPUT 2>/dev/null)" != "$want" ]; then
+        iptables -N LC-POD-INPUT 2>/dev/null || iptables -F LC-POD-INPUT
         iptables -A LC-POD-INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-        iptables -A LC-POD-INPUT -d "$NODE_IP/32" -p tcp -m multiport --dports 6443,5000 -j ACCEPT
+        iptables -A LC-POD-INPUT -d "$NODE_IP/32" -p tcp -m multiport --dports "$ports" -j ACCEPT
         iptables -A LC-POD-INPUT -p icmp -j ACCEPT
         iptables -A LC-POD-INPUT -j REJECT
     fi

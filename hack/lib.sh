@@ -51,6 +51,12 @@ CTRD_STATE=/run/containerd-k8s
 CTRD_SOCK=$CTRD_STATE/containerd.sock
 KUBELET_ROOT=/var/lib/kubelet
 
+# The host TCP ports on the node IP that pods may connect to (hack/cluster-up.sh's LC-POD-INPUT
+# chain refuses every other): the API server (what the `kubernetes` Service DNATs to) and the
+# read-only registry; and for the image-build walkthrough (hack/demo/serve.sh) its writable
+# registry, Maven mirror and git daemon. Add a port here when a node-side service needs one.
+POD_HOST_TCP_PORTS="6443 5000 5001 8081 9418"
+
 # Upstream registries whose names containerd resolves to the local registry, each under its own
 # path prefix (docker.io/library/alpine is stored as docker.io/library/alpine).
 MIRRORED_REGISTRIES="docker.io registry.k8s.io mirror.gcr.io gcr.io ghcr.io quay.io cgr.dev mcr.microsoft.com public.ecr.aws"
