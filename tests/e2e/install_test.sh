@@ -73,6 +73,16 @@ expect_succeeded() {
     fi
 }
 
+# settled N: exactly N controller Pods exist, none terminating, all Ready (a rollout's old Pods
+# may still hold the Lease and act until they are gone).
+settled() {
+    local pods
+    pods=$(ks get pods -l "$SEL" -o json 2> /dev/null) || return 1
+    jq -e --argjson n "$1" '(.items | length) == $n and all(.items[];
+        .metadata.deletionTimestamp == null
+        and any(.status.conditions[]?; .type == "Ready" and .status == "True"))' <<< "$pods" > /dev/null
+}
+
 # leader: the Pod holding the controller's Lease (its identity is "<pod>_<random>").
 leader() {
     ks get lease tektite-controller -o jsonpath='{.spec.holderIdentity}' 2> /dev/null | sed 's/_[0-9a-f]*$//'
@@ -86,13 +96,12 @@ others=$(pgrep -af 'build/tektite-controller' || true)
 
 # ---- install and readiness ----
 deploy deploy || exit 1
-if ks wait --for=condition=Ready pod -l "$SEL" --timeout=120s > /dev/null 2>&1; then
+if wait_until 120 settled 1; then
     ok install/controller-ready
 else
-    not_ok install/controller-ready "$(ks get pods -l "$SEL" -o wide 2>&1 | tail -n 2)"
+    not_ok install/controller-ready "not one Ready Pod after 120s: $(ks get pods -l "$SEL" 2>&1 | tail -n +2)"
 fi
-pod=$(ks get pods -l "$SEL" --field-selector=status.phase=Running \
-    -o jsonpath='{.items[0].metadata.name}' 2> /dev/null)
+pod=$(ks get pods -l "$SEL" -o jsonpath='{.items[0].metadata.name}' 2> /dev/null)
 
 # the Pod runs as Tekton's does: non-root, read-only root, no capabilities, by-digest image
 spec=$(ks get pod "$pod" -o json 2> /dev/null)
@@ -142,6 +151,10 @@ check install/healthz test "$health" = ok
 
 # ---- tkn version reads pipelines-info ----
 want=$("$REPO/build/tektite-controller" --version | awk '{print $2}')
+if ! [ -x "$(command -v "${TKN:-tkn}")" ]; then
+    # run.sh finds tkn through the cluster's bin/ links; fall back to the build cache
+    for t in /var/cache/lc-k8s/bin/tkn-*/tkn; do [ -x "$t" ] && TKN=$t; done
+fi
 if [ -z "${TKN:-}" ] || ! [ -x "$(command -v "$TKN")" ]; then
     not_ok install/tkn-version "no tkn (TKN='${TKN:-}')"
 elif got=$("$TKN" version 2>&1) && grep -qxF "Pipeline version: $want" <<< "$got"; then
@@ -152,7 +165,7 @@ fi
 
 # ---- failover: two replicas, delete the leader, a new run still completes ----
 deploy deploy-2-replicas DEPLOY_REPLICAS=2 || exit 1
-ks wait --for=condition=Ready pod -l "$SEL" --timeout=120s > /dev/null 2>&1
+wait_until 120 settled 2 || not_ok install/failover "not two Ready Pods after 120s"
 old=
 wait_until 60 test -n "$(leader)" && old=$(leader)
 if [ -z "$old" ]; then
