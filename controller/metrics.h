@@ -53,7 +53,8 @@ int metrics_observe_pipelinerun(struct metrics *m, const char *ns, const char *p
                                 const char *status, double seconds);
 
 /*
- * Record the time from a TaskRun's Pod creation to its first running step, in milliseconds.
+ * Record a TaskRun Pod's scheduling latency in milliseconds: its PodScheduled condition's
+ * lastTransitionTime minus its creationTimestamp, as Tekton measures it.
  * Same results as metrics_observe_taskrun.
  */
 int metrics_observe_pod_latency(struct metrics *m, const char *ns, const char *task, double ms);
