@@ -22,6 +22,7 @@ enum family_id {
     F_RUNNING_PIPELINERUNS,
     F_TASKRUN_DURATION,
     F_PIPELINERUN_DURATION,
+    F_PIPELINERUN_TASKRUN_DURATION,
     F_TASKRUN_TOTAL,
     F_PIPELINERUN_TOTAL,
     F_POD_LATENCY,
@@ -56,6 +57,10 @@ static const struct {
     [F_PIPELINERUN_DURATION] = {"tekton_pipelines_controller_pipelinerun_duration_seconds",
                                 "The pipelinerun execution time in seconds", KIND_HISTOGRAM,
                                 duration_bounds, NBOUNDS(duration_bounds)},
+    [F_PIPELINERUN_TASKRUN_DURATION] =
+        {"tekton_pipelines_controller_pipelinerun_taskrun_duration_seconds",
+         "The pipelinerun's taskrun execution time in seconds", KIND_HISTOGRAM, duration_bounds,
+         NBOUNDS(duration_bounds)},
     [F_TASKRUN_TOTAL] = {"tekton_pipelines_controller_taskrun_total",
                          "Number of taskruns that finished", KIND_COUNTER, NULL, 0},
     [F_PIPELINERUN_TOTAL] = {"tekton_pipelines_controller_pipelinerun_total",
@@ -244,6 +249,26 @@ int metrics_observe_pipelinerun(struct metrics *m, const char *ns, const char *p
 {
     return observe_run(m, F_PIPELINERUN_DURATION, F_PIPELINERUN_TOTAL, "pipeline", ns, pipeline,
                        status, seconds);
+}
+
+int metrics_observe_pipelinerun_taskrun(struct metrics *m, const char *ns, const char *pipeline,
+                                        const char *task, const char *status, double seconds)
+{
+    const char *status_kv[] = {"status", status};
+    const char *kv[] = {"namespace", ns,     "pipeline", is_set(pipeline) ? pipeline : "anonymous",
+                        "status",    status, "task",     is_set(task) ? task : "anonymous"};
+    struct series *s;
+
+    if (!is_set(ns) || !is_set(status) || !isfinite(seconds) || seconds < 0)
+        return -EINVAL;
+    s = series_get(m, F_TASKRUN_TOTAL, status_kv, 1);
+    if (s)
+        s->value++;
+    s = series_get(m, F_PIPELINERUN_TASKRUN_DURATION, kv, 4);
+    if (!s)
+        return -ENOSPC;
+    observe(s, F_PIPELINERUN_TASKRUN_DURATION, seconds);
+    return 0;
 }
 
 int metrics_observe_pod_latency(struct metrics *m, const char *ns, const char *task, double ms)

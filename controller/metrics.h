@@ -7,16 +7,17 @@
  * The controller's metrics, kept in memory and rendered in the Prometheus text format
  * (version 0.0.4) for controller/web's /metrics. Names follow Tekton v1.15.0 where tektite
  * has the data (tekton-pipelinerun.md §24):
- *   tekton_pipelines_controller_running_taskruns                  gauge
- *   tekton_pipelines_controller_running_pipelineruns              gauge
- *   tekton_pipelines_controller_taskrun_duration_seconds          histogram {namespace,status,task}
- *   tekton_pipelines_controller_pipelinerun_duration_seconds      histogram
- * {namespace,pipeline,status} tekton_pipelines_controller_taskrun_total                     counter
- * {status} tekton_pipelines_controller_pipelinerun_total                 counter   {status}
- *   tekton_pipelines_controller_taskruns_pod_latency_milliseconds histogram {namespace,task}
- *   kn_workqueue_depth                                            gauge     {name}
- *   tekton_pipelines_controller_reconcile_count                   counter   {reconciler,success}
- *   tektite_metrics_series_dropped_total                          counter
+ *   gauges:     tekton_pipelines_controller_running_taskruns,
+ *               tekton_pipelines_controller_running_pipelineruns,
+ *               kn_workqueue_depth {name}
+ *   histograms: tekton_pipelines_controller_taskrun_duration_seconds {namespace,status,task},
+ *               ..._pipelinerun_duration_seconds {namespace,pipeline,status},
+ *               ..._pipelinerun_taskrun_duration_seconds {namespace,pipeline,status,task},
+ *               ..._taskruns_pod_latency_milliseconds {namespace,task}
+ *   counters:   ..._taskrun_total {status}, ..._pipelinerun_total {status},
+ *               ..._reconcile_count {reconciler,success},
+ *               tektite_metrics_series_dropped_total
+ * ("..." is tekton_pipelines_controller.)
  * Label sets are bounded (METRICS_MAX_SERIES per metric): past the bound a new label set is
  * dropped and counted, never allocated, since label values come from users' objects.
  * Status label values are Tekton's: "success", "failed", "cancelled".
@@ -51,6 +52,15 @@ int metrics_observe_taskrun(struct metrics *m, const char *ns, const char *task,
 /* As metrics_observe_taskrun, for a finished PipelineRun ('pipeline' NULL: "anonymous"). */
 int metrics_observe_pipelinerun(struct metrics *m, const char *ns, const char *pipeline,
                                 const char *status, double seconds);
+
+/*
+ * As metrics_observe_taskrun, for a finished TaskRun of a PipelineRun (one with both the
+ * tekton.dev/pipeline and tekton.dev/pipelineRun labels): the duration goes into
+ * pipelinerun_taskrun_duration_seconds instead, the count into the same taskrun_total.
+ * NULL 'pipeline' or 'task' means "anonymous".
+ */
+int metrics_observe_pipelinerun_taskrun(struct metrics *m, const char *ns, const char *pipeline,
+                                        const char *task, const char *status, double seconds);
 
 /*
  * Record a TaskRun Pod's scheduling latency in milliseconds: its PodScheduled condition's

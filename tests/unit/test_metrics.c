@@ -105,6 +105,28 @@ static void test_metrics_observe_pipelinerun_orders_labels_by_name(void **state)
     metrics_free(m);
 }
 
+static void test_metrics_observe_pipelinerun_taskrun_has_its_own_histogram(void **state)
+{
+    struct metrics *m = metrics_new();
+    char *t;
+
+    assert_int_equal(metrics_observe_pipelinerun_taskrun(m, "ci", "release", NULL, "success", 31),
+                     0);
+    assert_int_equal(metrics_observe_pipelinerun_taskrun(m, "ci", "release", NULL, "", 1), -EINVAL);
+    t = metrics_render(m);
+    assert_has_line(t, "tekton_pipelines_controller_pipelinerun_taskrun_duration_seconds_bucket{"
+                       "namespace=\"ci\",pipeline=\"release\",status=\"success\","
+                       "task=\"anonymous\",le=\"30\"} 0");
+    assert_has_line(t, "tekton_pipelines_controller_pipelinerun_taskrun_duration_seconds_bucket{"
+                       "namespace=\"ci\",pipeline=\"release\",status=\"success\","
+                       "task=\"anonymous\",le=\"60\"} 1");
+    /* standalone and pipeline TaskRuns share the counter, not the histogram */
+    assert_has_line(t, "tekton_pipelines_controller_taskrun_total{status=\"success\"} 1");
+    assert_lacks(t, "tekton_pipelines_controller_taskrun_duration_seconds_count");
+    free(t);
+    metrics_free(m);
+}
+
 static void test_metrics_series_are_distinct_per_label_set(void **state)
 {
     struct metrics *m = metrics_new();
@@ -261,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_metrics_set_running_overwrites),
         cmocka_unit_test(test_metrics_observe_taskrun_fills_cumulative_buckets),
         cmocka_unit_test(test_metrics_observe_pipelinerun_orders_labels_by_name),
+        cmocka_unit_test(test_metrics_observe_pipelinerun_taskrun_has_its_own_histogram),
         cmocka_unit_test(test_metrics_series_are_distinct_per_label_set),
         cmocka_unit_test(test_metrics_label_values_are_escaped),
         cmocka_unit_test(test_metrics_bad_input_is_einval_and_records_nothing),
