@@ -24,6 +24,7 @@
 
 #include "controller/entrypoint/creds.h"
 #include "controller/entrypoint/estr.h"
+#include "controller/entrypoint/stepflags.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -687,6 +688,37 @@ static void test_creds_home_dir_prefers_home_then_passwd_entry(void **state)
     free(keep);
 }
 
+/* ---- the command line ----------------------------------------------------------------- */
+
+static void test_stepflags_keeps_credential_flags_in_order_for_creds(void **state)
+{
+    char *argv[] = {(char *)(uintptr_t) "-basic-git=g=https://github.com",
+                    (char *)(uintptr_t) "--ssh-git",
+                    (char *)(uintptr_t) "s=github.com",
+                    (char *)(uintptr_t) "-docker-config=d",
+                    (char *)(uintptr_t) "-entrypoint",
+                    (char *)(uintptr_t) "sh",
+                    (char *)(uintptr_t) "--",
+                    (char *)(uintptr_t) "-basic-docker=not=a-flag"};
+    struct stepflags f;
+    struct estr err;
+    (void)state;
+
+    stepflags_init(&f);
+    estr_init(&err);
+    assert_int_equal(stepflags_parse(&f, (int)N_ELEMS(argv), argv, &err), 0);
+    assert_int_equal(f.credential_flags, 3);
+    assert_string_equal(f.credential_args[0], "basic-git");
+    assert_string_equal(f.credential_args[1], "g=https://github.com");
+    assert_string_equal(f.credential_args[2], "ssh-git");
+    assert_string_equal(f.credential_args[3], "s=github.com");
+    assert_string_equal(f.credential_args[4], "docker-config");
+    assert_string_equal(f.credential_args[5], "d");
+    stepflags_done(&f);
+    assert_null(f.credential_args);
+    estr_done(&err);
+}
+
 /* ---- the binary ---------------------------------------------------------------------- */
 
 /*
@@ -851,6 +883,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_creds_home_dir_prefers_home_then_passwd_entry, setup,
                                         teardown),
+        cmocka_unit_test(test_stepflags_keeps_credential_flags_in_order_for_creds),
         cmocka_unit_test_setup_teardown(test_entrypoint_creds_step_finds_ssh_and_git_credentials,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_creds_docker_config_reaches_home, setup,
