@@ -184,22 +184,32 @@ static struct write *write_new(struct pass *p, int cache, const char *what, bool
     return w;
 }
 
-static void create_all(struct pass *p, const json_t *objects, const char *prefix,
-                       const char *resource, int cache, const char *what)
+/* Create each object that the cache of 'cache' does not hold yet. Returns how many started. */
+static size_t create_all(struct pass *p, const json_t *objects, const char *prefix,
+                         const char *resource, int cache, const char *what)
 {
+    struct informer *inf = caches_get(p->c->caches, cache);
     const json_t *obj;
     size_t i;
+    size_t n = 0;
 
     json_array_foreach(objects, i, obj) {
-        char *path = kube_path(prefix, meta_str(obj, "namespace"), resource, NULL, NULL);
-        struct write *w = write_new(p, cache, what, true);
+        char *path;
+        struct write *w;
 
+        if (informer_get(inf, meta_str(obj, "namespace"), meta_str(obj, "name")))
+            continue;
+        path = kube_path(prefix, meta_str(obj, "namespace"), resource, NULL, NULL);
+        w = write_new(p, cache, what, true);
         started(p, w, kube_create(p->c->kc, path, obj, on_write_done, w));
         free(path);
+        n++;
     }
+    return n;
 }
 
-static void cancel_all(struct pass *p, const char *ns, const json_t *cancels)
+/* Patch spec.status=TaskRunCancelled onto each listed child. Returns how many started. */
+static size_t cancel_all(struct pass *p, const char *ns, const json_t *cancels)
 {
     const json_t *cancel;
     size_t i;
@@ -214,6 +224,7 @@ static void cancel_all(struct pass *p, const char *ns, const json_t *cancels)
         json_decref(patch);
         free(path);
     }
+    return json_array_size(cancels);
 }
 
 static void write_labels(struct pass *p, const json_t *run, const json_t *labels)
@@ -317,15 +328,14 @@ static void carry_out(struct pass *p, const json_t *run, const struct pipelineru
     bool status_changed = taskrun_status_changed(json_object_get(run, "status"), plan->status);
     bool labels_changed = labels_differ(run, plan->labels);
 
-    if (json_array_size(plan->create_pvcs) > 0) {
-        create_all(p, plan->create_pvcs, "/api/v1", "persistentvolumeclaims", CACHE_PVCS,
-                   "create pvc");
+    /* the plan lists every PVC the run needs: only missing ones are created, before children */
+    if (create_all(p, plan->create_pvcs, "/api/v1", "persistentvolumeclaims", CACHE_PVCS,
+                   "create pvc") > 0) {
         p->again = true;
-    } else if (json_array_size(plan->create_taskruns) > 0 ||
-               json_array_size(plan->cancel_taskruns) > 0) {
-        create_all(p, plan->create_taskruns, "/apis/tekton.dev/v1", "taskruns", CACHE_TASKRUNS,
-                   "create taskrun");
-        cancel_all(p, meta_str(run, "namespace"), plan->cancel_taskruns);
+    } else if (create_all(p, plan->create_taskruns, "/apis/tekton.dev/v1", "taskruns",
+                          CACHE_TASKRUNS, "create taskrun") +
+                   cancel_all(p, meta_str(run, "namespace"), plan->cancel_taskruns) >
+               0) {
         p->again = status_changed || labels_changed;
     } else if (labels_changed) {
         write_labels(p, run, plan->labels);
