@@ -7,12 +7,14 @@
 #include "lib/registry.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
 
 #include "lib/buf.h"
 #include "lib/dockerauth.h"
@@ -435,6 +437,8 @@ const json_t *registry_select_platform(const json_t *platforms, const char *plat
     char *short_key;
     const json_t *found;
 
+    if (!platform)
+        return NULL;
     found = json_object_get(platforms, platform);
     if (found || !platform_parse(platform, &want))
         return found;

@@ -81,7 +81,7 @@ int registry_lookup(struct registry *reg, const char *image, const struct docker
  * The entry of 'platforms' (a lookup's "platforms" object) a node of 'platform' ("os/arch[/
  * variant]") runs: an exact key first, then one equal once normalised (arm64 means arm64/v8,
  * arm means arm/v7, x86_64 is amd64), then "os/arch" without the variant. Borrowed; NULL when
- * none fits.
+ * none fits or 'platform' is NULL.
  */
 const json_t *registry_select_platform(const json_t *platforms, const char *platform);
 
