@@ -551,10 +551,16 @@ static void resolve(const struct taskrun_controller *c, const json_t *cached,
     json_t *stepactions;
 
     pi->taskrun = taskrun_resolve_defaults(cached, cfg);
+    /*
+     * status.taskSpec is stored substituted, with $(context.task.retry-count) of the attempt
+     * that stored it: a retry resolves from the Task or spec.taskSpec again (§3.7).
+     */
+    if (json_array_size(json_object_get(json_object_get(cached, "status"), "retriesStatus")) > 0)
+        json_object_del(json_object_get(pi->taskrun, "status"), "taskSpec");
     in.taskrun = pi->taskrun;
     in.task = referenced_task(c, pi->taskrun);
     if (str_at(ref, "name") && !in.task &&
-        !json_object_get(json_object_get(cached, "status"), "taskSpec")) {
+        !json_object_get(json_object_get(pi->taskrun, "status"), "taskSpec")) {
         pi->fail_reason = TASKRUN_REASON_RESOLUTION_FAILED;
         pi->fail_message =
             xasprintf("error when listing tasks for taskRun %s: tasks.tekton.dev \"%s\" not found",
