@@ -556,6 +556,51 @@ static void test_registry_lookup_missing_platform_is_enoent_naming_it(void **sta
     free(idx);
 }
 
+static void test_registry_lookup_index_with_conflicting_platforms_is_refused(void **state)
+{
+    struct registry_options opts = {.insecure = insecure};
+    struct fx f;
+    struct outcome o;
+    const char *idx =
+        "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":["
+        "{\"digest\":\"sha256:1111111111111111111111111111111111111111111111111111111111111111\","
+        "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+        "{\"digest\":\"sha256:2222222222222222222222222222222222222222222222222222222222222222\","
+        "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+
+    fx_init(&f, &opts);
+    push_manifest(&f, MT_OCI_INDEX, idx);
+    lookup(&f, "127.0.0.1:5000/x", NULL, &o);
+    assert_int_equal(o.rc, -EBADMSG);
+    assert_non_null(
+        strstr(o.error, "index lists platform linux/amd64 twice with different digests"));
+    assert_int_equal(http_fake_count(f.hc), 1);
+    outcome_done(&o);
+    fx_done(&f);
+}
+
+static void test_registry_lookup_index_inside_index_is_refused(void **state)
+{
+    struct registry_options opts = {.insecure = insecure};
+    struct fx f;
+    struct outcome o;
+    char *m1 = manifest_for(CONFIG_AMD64, MT_OCI_MANIFEST, MT_OCI_CONFIG);
+    char *inner = index_for(m1, m1);
+    char *outer = index_for(inner, m1);
+
+    fx_init(&f, &opts);
+    push_manifest(&f, MT_OCI_INDEX, outer);
+    push_manifest(&f, MT_OCI_INDEX, inner);
+    lookup(&f, "127.0.0.1:5000/x", NULL, &o);
+    assert_int_equal(o.rc, -EBADMSG);
+    assert_non_null(strstr(o.error, "an index inside an index is not supported"));
+    outcome_done(&o);
+    fx_done(&f);
+    free(m1);
+    free(inner);
+    free(outer);
+}
+
 static void test_registry_lookup_manifest_unknown_names_code_and_message(void **state)
 {
     struct registry_options opts = {.insecure = insecure};
@@ -913,6 +958,22 @@ static void test_registry_lookup_plain_http_realm_is_refused(void **state)
     assert_int_equal(http_fake_count(f.hc), 1);
     outcome_done(&o);
     dockerauth_free(da);
+    fx_done(&f);
+}
+
+static void test_registry_lookup_token_response_without_token_is_ebadmsg(void **state)
+{
+    struct registry_options opts = {0};
+    struct fx f;
+    struct outcome o;
+
+    fx_init(&f, &opts);
+    http_fake_push_headers(f.hc, 401, CHALLENGE, "");
+    http_fake_push(f.hc, 200, "{\"token\":\"\"}");
+    lookup(&f, "registry.example/team/app", NULL, &o);
+    assert_int_equal(o.rc, -EBADMSG);
+    assert_non_null(strstr(o.error, "token response has no \"token\""));
+    outcome_done(&o);
     fx_done(&f);
 }
 
@@ -1290,6 +1351,8 @@ int main(void)
         cmocka_unit_test(test_registry_lookup_index_gives_every_platform),
         cmocka_unit_test(test_registry_lookup_node_platform_fetches_only_that_one),
         cmocka_unit_test(test_registry_lookup_missing_platform_is_enoent_naming_it),
+        cmocka_unit_test(test_registry_lookup_index_with_conflicting_platforms_is_refused),
+        cmocka_unit_test(test_registry_lookup_index_inside_index_is_refused),
         cmocka_unit_test(test_registry_lookup_manifest_unknown_names_code_and_message),
         cmocka_unit_test(test_registry_lookup_status_errno_table),
         cmocka_unit_test(test_registry_lookup_transport_failure_names_the_cause),
@@ -1306,6 +1369,7 @@ int main(void)
         cmocka_unit_test(test_registry_lookup_basic_challenge_uses_credentials),
         cmocka_unit_test(test_registry_lookup_basic_challenge_without_credentials_is_eacces),
         cmocka_unit_test(test_registry_lookup_plain_http_realm_is_refused),
+        cmocka_unit_test(test_registry_lookup_token_response_without_token_is_ebadmsg),
         cmocka_unit_test(test_registry_lookup_blob_redirect_to_another_host_drops_auth),
         cmocka_unit_test(test_registry_lookup_manifest_redirect_is_refused),
         cmocka_unit_test(test_registry_lookup_blob_redirect_to_plain_http_is_refused),
