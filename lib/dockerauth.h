@@ -32,10 +32,12 @@ int dockerauth_add_config(struct dockerauth *da, const char *json, size_t len, b
                           const char *source, char **reterr_message);
 
 /*
- * Add a Kubernetes Secret object: kubernetes.io/dockerconfigjson (data[".dockerconfigjson"])
- * or kubernetes.io/dockercfg (data[".dockercfg"]), base64 in data as the API serves it. Returns
- * 1 when added, 0 for a Secret of another type or without its key (the kubelet ignores those),
- * or -EINVAL with *reterr_message naming the Secret.
+ * Add a Kubernetes Secret object: kubernetes.io/dockerconfigjson (data[".dockerconfigjson"]) or
+ * kubernetes.io/dockercfg (data[".dockercfg"]), base64 in data as the API serves it. For a
+ * TaskRun add the pod template's imagePullSecrets, then the ServiceAccount's, as Tekton's
+ * keychain reads them; for equal keys the first added wins. Returns 1 when added, 0 for a
+ * Secret of another type or without its key (the kubelet ignores those), or -EINVAL with
+ * *reterr_message naming the Secret.
  */
 int dockerauth_add_secret(struct dockerauth *da, const json_t *secret, char **reterr_message);
 

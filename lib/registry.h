@@ -42,7 +42,9 @@ struct registry_options {
 
 /*
  * Create a registry client sending its requests through 'hc' (borrowed: it must outlive the
- * registry). Returns 0 and *ret_registry, or -EINVAL with *reterr_message (caller frees)
+ * registry). Give it a client of its own made with default TLS settings (the system trust
+ * store, verification on), never the API server's, whose CA and client certificate are not
+ * for registries. Returns 0 and *ret_registry, or -EINVAL with *reterr_message (caller frees)
  * naming the bad option (a malformed mirror table, an http:// endpoint not listed insecure).
  */
 int registry_new(uv_loop_t *loop, struct http_client *hc, const struct registry_options *opts,
