@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "controller/goduration.h"
 #include "lib/xalloc.h"
 
@@ -25,6 +27,8 @@ enum flag_id {
     F_LOG_LEVEL,
     F_ENTRYPOINT_IMAGE,
     F_SYSTEM_NAMESPACE,
+    F_REGISTRY_MIRRORS,
+    F_INSECURE_REGISTRIES,
     F_VERSION,
     F_HELP,
 };
@@ -53,6 +57,8 @@ static const struct flag {
     {"log-level", F_LOG_LEVEL, ARG_REQUIRED, "TEKTITE_LOG_LEVEL"},
     {"entrypoint-image", F_ENTRYPOINT_IMAGE, ARG_REQUIRED, "TEKTITE_ENTRYPOINT_IMAGE"},
     {"system-namespace", F_SYSTEM_NAMESPACE, ARG_REQUIRED, "SYSTEM_NAMESPACE"},
+    {"registry-mirrors", F_REGISTRY_MIRRORS, ARG_REQUIRED, "TEKTITE_REGISTRY_MIRRORS"},
+    {"insecure-registries", F_INSECURE_REGISTRIES, ARG_REQUIRED, "TEKTITE_INSECURE_REGISTRIES"},
     {"version", F_VERSION, ARG_NONE, NULL},
     {"help", F_HELP, ARG_NONE, NULL},
 };
@@ -80,6 +86,11 @@ static const char usage[] =
     "  --entrypoint-image REF  image of the in-Pod entrypoint ($TEKTITE_ENTRYPOINT_IMAGE)\n"
     "  --system-namespace NS   where config-defaults and feature-flags live (default:\n"
     "                          tekton-pipelines; $SYSTEM_NAMESPACE)\n"
+    "  --registry-mirrors JSON  where image lookups go, as the nodes' containerd mirrors:\n"
+    "                          {\"host\": [\"http://mirror:5000\", ...], \"_default\": [...]}\n"
+    "                          ($TEKTITE_REGISTRY_MIRRORS)\n"
+    "  --insecure-registries L comma-separated host:port list spoken to over plain HTTP\n"
+    "                          ($TEKTITE_INSECURE_REGISTRIES)\n"
     "  --version               print the version and exit\n"
     "  -h, --help              print this help and exit\n";
 
@@ -209,6 +220,19 @@ static int apply(struct config *c, const struct flag *f, const char *v, bool fro
             expected = "a namespace (lower-case letters, digits, '-')";
         else
             set_str(&c->system_namespace, v);
+        break;
+    case F_REGISTRY_MIRRORS: {
+        json_t *mirrors = json_loads(v, 0, NULL);
+
+        if (!json_is_object(mirrors))
+            expected = "a JSON object of registry host -> endpoint list";
+        else
+            set_str(&c->registry_mirrors, v);
+        json_decref(mirrors);
+        break;
+    }
+    case F_INSECURE_REGISTRIES:
+        set_str(&c->insecure_registries, v);
         break;
     case F_VERSION:
         c->action = CONFIG_VERSION;
@@ -354,5 +378,7 @@ void config_free(struct config *config)
     free(config->identity);
     free(config->entrypoint_image);
     free(config->system_namespace);
+    free(config->registry_mirrors);
+    free(config->insecure_registries);
     free(config);
 }

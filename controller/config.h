@@ -18,6 +18,8 @@
  *   --log-level LEVEL      ($TEKTITE_LOG_LEVEL; debug, info, warn, error)
  *   --entrypoint-image REF ($TEKTITE_ENTRYPOINT_IMAGE)
  *   --system-namespace NS  ($SYSTEM_NAMESPACE; default tekton-pipelines)
+ *   --registry-mirrors JSON ($TEKTITE_REGISTRY_MIRRORS), --insecure-registries LIST
+ *                          ($TEKTITE_INSECURE_REGISTRIES): where image lookups go
  *   --version, --help (-h)
  */
 
@@ -40,8 +42,10 @@ struct config {
     uint64_t renew_deadline_ms;
     uint64_t retry_period_ms;
     enum log_level log_level;
-    char *entrypoint_image; /* never NULL; DEFAULT_ENTRYPOINT_IMAGE unless set */
-    char *system_namespace; /* never NULL; "tekton-pipelines" unless set */
+    char *entrypoint_image;    /* never NULL; DEFAULT_ENTRYPOINT_IMAGE unless set */
+    char *system_namespace;    /* never NULL; "tekton-pipelines" unless set */
+    char *registry_mirrors;    /* JSON text of the image lookup mirror table, or NULL */
+    char *insecure_registries; /* comma-separated host:port list, or NULL */
 };
 
 /* Where `make deploy` pushes the entrypoint image; tests pass the digest they pushed. */

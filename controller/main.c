@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -18,10 +19,12 @@
 #include "controller/pipelinerun.h"
 #include "controller/taskrun.h"
 #include "controller/web.h"
+#include "lib/http.h"
 #include "lib/kube.h"
 #include "lib/kubeconfig.h"
 #include "lib/leader.h"
 #include "lib/log.h"
+#include "lib/registry.h"
 #include "lib/xalloc.h"
 
 #define LOG_MODULE "main"
@@ -34,7 +37,11 @@ struct controller {
     struct kube_config *kcfg;
     struct kube_client *kc;
     struct leader *leader;
-    struct caches *caches; /* shared by the reconcilers; closed after both */
+    struct caches *caches;             /* shared by the reconcilers; closed after both */
+    struct http_client *registry_http; /* the registry's own: not the API server's TLS */
+    struct registry *registry;         /* image entrypoint lookups */
+    char *insecure_copy;               /* --insecure-registries, split in place */
+    const char **insecure;             /* NULL-terminated, pointing into insecure_copy */
     struct taskrun_controller *taskruns;
     struct pipelinerun_controller *pipelineruns;
     struct metrics *metrics; /* fed by the reconcilers, served by 'web' */
@@ -68,6 +75,21 @@ static void on_leader_closed(void *ctx)
 
     ctl->leader = NULL;
     close_client(ctl); /* the lease release needed the client until now */
+}
+
+static void on_registry_http_closed(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    ctl->registry_http = NULL;
+}
+
+static void on_registry_closed(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    ctl->registry = NULL;
+    http_client_close(ctl->registry_http, on_registry_http_closed, ctl);
 }
 
 static void on_caches_closed(void *ctx)
@@ -111,6 +133,11 @@ static void shutdown_controller(struct controller *ctl, int exit_code)
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     web_close(ctl->web, NULL, NULL);
     ctl->web = NULL;
+    /* lookups in flight end first (-ECANCELED), so the passes waiting on them can end */
+    if (ctl->registry)
+        registry_close(ctl->registry, on_registry_closed, ctl);
+    else if (ctl->registry_http)
+        http_client_close(ctl->registry_http, on_registry_http_closed, ctl);
     if (ctl->taskruns)
         taskrun_controller_close(ctl->taskruns, on_taskruns_closed, ctl);
     if (ctl->pipelineruns)
@@ -132,17 +159,67 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---- start-up ---- */
 
+/* The nodes' platform as image indexes name it, assuming the nodes are like this host. */
+static const char *node_platform(void)
+{
+    struct utsname u;
+
+    if (uname(&u) == 0 && (strcmp(u.machine, "aarch64") == 0 || strcmp(u.machine, "arm64") == 0))
+        return "linux/arm64";
+    return "linux/amd64";
+}
+
+/* Split the comma-separated insecure registry list into ctl->insecure. */
+static void split_insecure(struct controller *ctl)
+{
+    size_t n = 0;
+    char *save = NULL;
+    char *item;
+
+    ctl->insecure_copy =
+        xstrdup(ctl->cfg->insecure_registries ? ctl->cfg->insecure_registries : "");
+    ctl->insecure = xcalloc(strlen(ctl->insecure_copy) + 2, sizeof(*ctl->insecure));
+    for (item = strtok_r(ctl->insecure_copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+        ctl->insecure[n++] = item;
+}
+
+static int start_registry(struct controller *ctl)
+{
+    json_t *mirrors =
+        ctl->cfg->registry_mirrors ? json_loads(ctl->cfg->registry_mirrors, 0, NULL) : NULL;
+    struct registry_options o = {.mirrors = mirrors, .platform = node_platform()};
+    char *err = NULL;
+    int r;
+
+    split_insecure(ctl);
+    o.insecure = ctl->insecure;
+    r = http_client_new(ctl->loop, NULL, &ctl->registry_http);
+    if (r >= 0)
+        r = registry_new(ctl->loop, ctl->registry_http, &o, &ctl->registry, &err);
+    if (r < 0)
+        log_error("cannot set up image lookups",
+                  json_pack("{s:s}", "error", err ? err : strerror(-r)));
+    json_decref(mirrors);
+    free(err);
+    return r;
+}
+
 static int start_reconcilers(struct controller *ctl)
 {
     struct taskrun_controller_options tro = {
         .entrypoint_image = ctl->cfg->entrypoint_image,
         .release = TEKTITE_VERSION,
+        .platform = node_platform(),
     };
     struct pipelinerun_controller_options pro = {0};
     int r;
 
     if (ctl->caches)
         return 0;
+    r = start_registry(ctl);
+    if (r < 0)
+        return r;
+    tro.registry = ctl->registry;
     r = caches_new(ctl->loop, ctl->kc, ctl->cfg->ns, ctl->cfg->system_namespace, &ctl->caches);
     if (r >= 0)
         r = taskrun_controller_new(ctl->loop, ctl->kc, ctl->caches, &tro, &ctl->taskruns);
@@ -311,6 +388,8 @@ static int run(const struct config *cfg)
     kube_config_free(ctl.kcfg);
     metrics_free(ctl.metrics);
     free(ctl.identity);
+    free(ctl.insecure_copy);
+    free(ctl.insecure);
     return ctl.exit_code;
 }
 

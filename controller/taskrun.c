@@ -19,9 +19,11 @@
 #include "controller/taskrun_resolve.h"
 #include "controller/taskrun_status.h"
 #include "controller/tekton_config.h"
+#include "lib/dockerauth.h"
 #include "lib/informer.h"
 #include "lib/kube.h"
 #include "lib/log.h"
+#include "lib/registry.h"
 #include "lib/workqueue.h"
 #include "lib/xalloc.h"
 
@@ -33,6 +35,13 @@ struct taskrun_controller {
     struct caches *caches; /* borrowed */
     char *entrypoint_image;
     char *release;
+    struct registry *registry; /* borrowed; may be NULL */
+    char *platform;
+    /*
+     * What the registry said of each image looked up: podspec's image_configs table. Entries
+     * stay for the process's life; the registry itself re-checks tags after a short TTL.
+     */
+    json_t *image_configs;
     struct workqueue *queue;
     struct taskrun_controller_stats stats;
     taskrun_controller_closed_cb *closed_cb;
@@ -52,7 +61,13 @@ struct pass {
     json_t *secret_names; /* the ServiceAccount's secrets[].name, in order */
     json_t *secrets;      /* the ones that exist, for creds-init */
     size_t next_secret;
-    bool again; /* the plan had more to write: run another pass after this one */
+    json_t *pull_secret_names; /* podTemplate's then the ServiceAccount's imagePullSecrets */
+    json_t *pull_secrets;      /* the ones that exist, for registry credentials */
+    size_t next_pull_secret;
+    bool fetching_pull_secret; /* the Secret being read is an image pull one */
+    unsigned lookups;          /* image lookups in flight */
+    char *lookup_error;        /* the first failed lookup's message */
+    bool again;                /* the plan had more to write: run another pass after this one */
 };
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -211,6 +226,9 @@ static void pass_free(struct pass *p)
     json_decref(p->pod_taskspec);
     json_decref(p->secret_names);
     json_decref(p->secrets);
+    json_decref(p->pull_secret_names);
+    json_decref(p->pull_secrets);
+    free(p->lookup_error);
     free(p->key);
     free(p);
 }
@@ -358,6 +376,89 @@ static int create_missing_pvc(struct pass *p, const json_t *tr_for_pod, bool *re
     return r;
 }
 
+static void build_and_create_pod(struct pass *p);
+
+static void on_image_config(void *ctx, int rc, const json_t *result, const char *error)
+{
+    struct lookup_ctx {
+        struct pass *p;
+        char *image;
+    } *l = ctx;
+    struct pass *p = l->p;
+
+    if (rc == 0)
+        json_object_set_new(p->c->image_configs, l->image, json_deep_copy(result));
+    else if (!p->lookup_error && rc != -ECANCELED)
+        p->lookup_error = xstrdup(error ? error : strerror(-rc));
+    free(l->image);
+    free(l);
+    if (--p->lookups > 0)
+        return;
+    if (rc == -ECANCELED) {
+        pass_end(p, 0);
+        return;
+    }
+    if (p->lookup_error) {
+        /* Tekton fails the run when it cannot read an image's config (§5.3.4) */
+        char *why = xstrdup(p->lookup_error);
+
+        fail_pod_creation(p, why);
+        free(why);
+        return;
+    }
+    build_and_create_pod(p);
+}
+
+/* The credentials Tekton's keychain would use: the pull Secrets read before. */
+static struct dockerauth *pull_credentials(const struct pass *p)
+{
+    struct dockerauth *auth = dockerauth_new();
+    const json_t *secret;
+    size_t i;
+
+    json_array_foreach(p->pull_secrets, i, secret) {
+        char *err = NULL;
+
+        if (dockerauth_add_secret(auth, secret, &err) < 0) {
+            log_warn("unusable image pull secret, ignoring",
+                     json_pack("{s:s, s:s}", "key", p->key, "error", err));
+            free(err);
+        }
+    }
+    return auth;
+}
+
+/* Look up every image in 'images' at once; the last answer builds the Pod again. */
+static int look_up_images(struct pass *p, const json_t *images)
+{
+    struct dockerauth *auth = pull_credentials(p);
+    const json_t *image;
+    size_t i;
+    int r = 0;
+
+    p->lookups = 1; /* held until every lookup is started */
+    json_array_foreach(images, i, image) {
+        struct lookup_ctx {
+            struct pass *p;
+            char *image;
+        } *l = xcalloc(1, sizeof(*l));
+
+        l->p = p;
+        l->image = xstrdup(json_string_value(image) ? json_string_value(image) : "");
+        r = registry_lookup(p->c->registry, l->image, auth, on_image_config, l);
+        if (r < 0) {
+            free(l->image);
+            free(l);
+            break;
+        }
+        p->lookups++;
+    }
+    dockerauth_free(auth);
+    if (--p->lookups == 0)
+        return r < 0 ? r : 0;
+    return 0; /* the last answer ends the pass (a failed start shows as no lookup) */
+}
+
 static void build_and_create_pod(struct pass *p)
 {
     struct podspec_options opts = pod_options(p->c);
@@ -366,7 +467,16 @@ static void build_and_create_pod(struct pass *p)
     int r;
 
     opts.credential_secrets = p->secrets;
+    opts.image_configs = p->c->image_configs;
     r = podspec_build(p->pod_taskrun, p->pod_taskspec, &opts, &pod, &perr);
+    if (r == -ENOENT && perr.missing_images && p->c->registry && !p->lookup_error &&
+        p->lookups == 0) {
+        r = look_up_images(p, perr.missing_images);
+        podspec_error_done(&perr);
+        if (r < 0)
+            pass_end(p, r);
+        return;
+    }
     if (r < 0) {
         fail_pod_creation(p, perr.message ? perr.message : strerror(-r));
         podspec_error_done(&perr);
@@ -390,21 +500,27 @@ static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_st
         return;
     }
     if (rc == 0)
-        json_array_append_new(p->secrets, json_deep_copy(obj));
+        json_array_append_new(p->fetching_pull_secret ? p->pull_secrets : p->secrets,
+                              json_deep_copy(obj));
     fetch_next_secret(p);
 }
 
+/* Read the next Secret: creds-init's first, then the image pull ones; then build the Pod. */
 static void fetch_next_secret(struct pass *p)
 {
     const char *name = json_string_value(json_array_get(p->secret_names, p->next_secret));
     char *path;
     int r;
 
+    p->fetching_pull_secret = !name;
+    if (name)
+        p->next_secret++;
+    else
+        name = json_string_value(json_array_get(p->pull_secret_names, p->next_pull_secret++));
     if (!name) {
         build_and_create_pod(p);
         return;
     }
-    p->next_secret++;
     path = kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "secrets", name, NULL);
     r = kube_get(p->c->kc, path, on_secret, p);
     free(path);
@@ -412,11 +528,21 @@ static void fetch_next_secret(struct pass *p)
         pass_end(p, r);
 }
 
+/* Append the names of a list of {name: ...} references to 'names'. */
+static void append_ref_names(json_t *names, const json_t *refs)
+{
+    const json_t *ref;
+    size_t i;
+
+    json_array_foreach(refs, i, ref) {
+        if (str_at(ref, "name"))
+            json_array_append_new(names, json_string(str_at(ref, "name")));
+    }
+}
+
 static void on_service_account(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
     struct pass *p = ctx;
-    const json_t *ref;
-    size_t i;
 
     if (rc == -ENOENT) {
         char *why =
@@ -431,10 +557,13 @@ static void on_service_account(void *ctx, int rc, const json_t *obj, const struc
         pass_end(p, rc);
         return;
     }
-    json_array_foreach(json_object_get(obj, "secrets"), i, ref) {
-        if (str_at(ref, "name"))
-            json_array_append_new(p->secret_names, json_string(str_at(ref, "name")));
-    }
+    append_ref_names(p->secret_names, json_object_get(obj, "secrets"));
+    /* registry credentials: the pod template's pull Secrets first, then the ServiceAccount's */
+    append_ref_names(
+        p->pull_secret_names,
+        json_object_get(json_object_get(json_object_get(p->pod_taskrun, "spec"), "podTemplate"),
+                        "imagePullSecrets"));
+    append_ref_names(p->pull_secret_names, json_object_get(obj, "imagePullSecrets"));
     fetch_next_secret(p);
 }
 
@@ -460,6 +589,8 @@ static int create_pod(struct pass *p, json_t *tr_for_pod, const json_t *cached,
     p->pod_taskspec = json_incref(res->spec);
     p->secret_names = json_array();
     p->secrets = json_array();
+    p->pull_secret_names = json_array();
+    p->pull_secrets = json_array();
     path = kube_path("/api/v1", meta_str(tr_for_pod, "namespace"), "serviceaccounts",
                      sa && *sa ? sa : "default", NULL);
     r = kube_get(p->c->kc, path, on_service_account, p);
@@ -696,10 +827,15 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
     c->caches = caches;
     c->entrypoint_image = xstrdup(opts->entrypoint_image);
     c->release = xstrdup(opts->release ? opts->release : "devel");
+    c->registry = opts->registry;
+    c->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
+    c->image_configs = json_object();
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
     if (r < 0) {
         free(c->entrypoint_image);
         free(c->release);
+        free(c->platform);
+        json_decref(c->image_configs);
         free(c);
         return r;
     }
@@ -722,6 +858,8 @@ static void on_queue_closed(void *ctx)
 
     free(c->entrypoint_image);
     free(c->release);
+    free(c->platform);
+    json_decref(c->image_configs);
     if (c->closed_cb)
         c->closed_cb(c->closed_ctx);
     free(c);

@@ -12,11 +12,15 @@
 
 struct caches;
 struct kube_client;
+struct registry;
 struct taskrun_controller;
 
 struct taskrun_controller_options {
     const char *entrypoint_image; /* image of the "prepare" init container (required) */
     const char *release;          /* pipeline.tekton.dev/release on Pods */
+    /* looks up the ENTRYPOINT of images whose steps give no command; NULL: such steps fail */
+    struct registry *registry;
+    const char *platform; /* the nodes' "os/arch", for multi-platform images */
     unsigned workers;             /* passes in flight at once; 0 means 4 */
     double write_qps;             /* API writes per second; 0 means 50 */
 };

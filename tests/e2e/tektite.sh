@@ -22,7 +22,9 @@ tektite_start() {
         crd/tasks.tekton.dev crd/pipelineruns.tekton.dev crd/pipelines.tekton.dev >/dev/null || return 1
     "$KUBECTL" create namespace tekton-pipelines --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
     image=$("$REPO/hack/image-tektite.sh") || return 1
+    # image lookups go where the node's containerd goes: the local registry
     "$REPO/build/tektite-controller" --kubeconfig "$KUBECONFIG" --entrypoint-image "$image" \
+        --registry-mirrors "$("$REPO/hack/registry-mirrors.sh")" --insecure-registries 127.0.0.1:5000 \
         --log-level "${TEKTITE_LOG_LEVEL:-info}" >"$TEKTITE_LOG" 2>&1 &
     TEKTITE_PID=$!
     trap tektite_stop EXIT
