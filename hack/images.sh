@@ -145,10 +145,34 @@ image() {
     done
 }
 
+# bash-entrypoint: the official bash image runs its arguments through a docker-entrypoint.sh
+# (a command runs as given; none, or options only, start bash). Steps that give only args, as
+# upstream examples do, depend on that ENTRYPOINT.
+layer_bash_entrypoint() {
+    local out=$W/layers/bash-entrypoint.tar.gz r
+    [ -f "$out" ] && return 0
+    r=$(mktemp -d)
+    mkdir -p "$r/usr/local/bin"
+    cat > "$r/usr/local/bin/docker-entrypoint.sh" <<'SH'
+#!/usr/bin/env bash
+set -Eeuo pipefail
+# no arguments, or options first: they are bash's
+if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
+    set -- bash "$@"
+fi
+exec "$@"
+SH
+    chmod 0755 "$r/usr/local/bin/docker-entrypoint.sh"
+    tar --sort=name --numeric-owner --mtime=@0 --format=gnu -C "$r" -cf - . | gzip -n -6 > "$out.partial"
+    mv "$out.partial" "$out"
+    rm -rf "$r"
+}
+
 pushed=0
 curl -sf "http://$REGISTRY/v2/" > /dev/null || lc_die "the registry at $REGISTRY is not answering"
 layer_busybox
 layer_pause
+layer_bash_entrypoint
 layer_nop
 layer_debian deb ca-certificates
 layer_debian deb-python ca-certificates,python3,python-is-python3
@@ -168,10 +192,10 @@ image busybox '{"Cmd":["sh"]}' busybox -- \
     quay.io/prometheus/busybox:latest
 image debian '{"Cmd":["/bin/bash"]}' deb -- \
     mirror.gcr.io/ubuntu:latest mirror.gcr.io/library/ubuntu:latest \
-    mirror.gcr.io/bash:latest mirror.gcr.io/library/bash:latest \
     mirror.gcr.io/debian:latest mirror.gcr.io/perl:latest mirror.gcr.io/library/perl:latest \
-    docker.io/library/ubuntu:latest docker.io/library/bash:latest docker.io/library/debian:latest \
-    docker.io/library/perl:latest
+    docker.io/library/ubuntu:latest docker.io/library/debian:latest docker.io/library/perl:latest
+image bash '{"Entrypoint":["docker-entrypoint.sh"],"Cmd":["bash"]}' deb bash-entrypoint -- \
+    mirror.gcr.io/bash:latest mirror.gcr.io/library/bash:latest docker.io/library/bash:latest
 image python '{"Cmd":["python3"]}' deb-python -- \
     mirror.gcr.io/python:latest mirror.gcr.io/library/python:latest docker.io/library/python:latest
 image node '{"Cmd":["node"]}' deb-node -- \
