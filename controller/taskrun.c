@@ -37,11 +37,6 @@ struct taskrun_controller {
     char *release;
     struct registry *registry; /* borrowed; may be NULL */
     char *platform;
-    /*
-     * What the registry said of each image looked up: podspec's image_configs table. Entries
-     * stay for the process's life; the registry itself re-checks tags after a short TTL.
-     */
-    json_t *image_configs;
     struct workqueue *queue;
     struct taskrun_controller_stats stats;
     taskrun_controller_closed_cb *closed_cb;
@@ -229,6 +224,7 @@ static void pass_free(struct pass *p)
     json_decref(p->pull_secret_names);
     json_decref(p->pull_secrets);
     free(p->lookup_error);
+    json_decref(p->image_configs);
     free(p->key);
     free(p);
 }
@@ -387,7 +383,7 @@ static void on_image_config(void *ctx, int rc, const json_t *result, const char 
     struct pass *p = l->p;
 
     if (rc == 0)
-        json_object_set_new(p->c->image_configs, l->image, json_deep_copy(result));
+        json_object_set_new(p->image_configs, l->image, json_deep_copy(result));
     else if (!p->lookup_error && rc != -ECANCELED)
         p->lookup_error = xstrdup(error ? error : strerror(-rc));
     free(l->image);
@@ -467,7 +463,7 @@ static void build_and_create_pod(struct pass *p)
     int r;
 
     opts.credential_secrets = p->secrets;
-    opts.image_configs = p->c->image_configs;
+    opts.image_configs = p->image_configs;
     r = podspec_build(p->pod_taskrun, p->pod_taskspec, &opts, &pod, &perr);
     if (r == -ENOENT && perr.missing_images && p->c->registry && !p->lookup_error &&
         p->lookups == 0) {
@@ -591,6 +587,7 @@ static int create_pod(struct pass *p, json_t *tr_for_pod, const json_t *cached,
     p->secrets = json_array();
     p->pull_secret_names = json_array();
     p->pull_secrets = json_array();
+    p->image_configs = json_object();
     path = kube_path("/api/v1", meta_str(tr_for_pod, "namespace"), "serviceaccounts",
                      sa && *sa ? sa : "default", NULL);
     r = kube_get(p->c->kc, path, on_service_account, p);
@@ -829,13 +826,11 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
     c->release = xstrdup(opts->release ? opts->release : "devel");
     c->registry = opts->registry;
     c->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
-    c->image_configs = json_object();
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
     if (r < 0) {
         free(c->entrypoint_image);
         free(c->release);
         free(c->platform);
-        json_decref(c->image_configs);
         free(c);
         return r;
     }
@@ -859,7 +854,6 @@ static void on_queue_closed(void *ctx)
     free(c->entrypoint_image);
     free(c->release);
     free(c->platform);
-    json_decref(c->image_configs);
     if (c->closed_cb)
         c->closed_cb(c->closed_ctx);
     free(c);
