@@ -62,7 +62,10 @@ struct pass {
     bool fetching_pull_secret; /* the Secret being read is an image pull one */
     unsigned lookups;          /* image lookups in flight */
     char *lookup_error;        /* the first failed lookup's message */
-    bool again;                /* the plan had more to write: run another pass after this one */
+    /* podspec's image_configs, filled by this pass's lookups (the registry caches by digest
+     * and re-checks tags after a short TTL) */
+    json_t *image_configs;
+    bool again; /* the plan had more to write: run another pass after this one */
 };
 
 static const char *str_at(const json_t *obj, const char *key)
