@@ -21,8 +21,8 @@ struct taskrun_controller_options {
     /* looks up the ENTRYPOINT of images whose steps give no command; NULL: such steps fail */
     struct registry *registry;
     const char *platform; /* the nodes' "os/arch", for multi-platform images */
-    unsigned workers;             /* passes in flight at once; 0 means 4 */
-    double write_qps;             /* API writes per second; 0 means 50 */
+    unsigned workers;     /* passes in flight at once; 0 means 4 */
+    double write_qps;     /* API writes per second; 0 means 50 */
 };
 
 /* Counters a benchmark or a test may read. */
