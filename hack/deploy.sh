@@ -36,6 +36,9 @@ ctl=$(sed -n 's/^controller=//p' <<< "$refs")
 ep=$(sed -n 's/^entrypoint=//p' <<< "$refs")
 [[ $ctl == *@sha256:* && $ep == *@sha256:* ]] || lc_die "image-tektite.sh gave no digests: $refs"
 version=$("$repo/build/tektite-controller" --version | awk '{print $2}')
+# the controller's image lookups go where the node's containerd goes: the node's registry
+node_registry=${NODE_IP:-10.240.0.1}:5000
+mirrors=$("$here/registry-mirrors.sh" "$node_registry")
 
 # CRDs first: the controller's informers fail until they are established
 "$KUBECTL" apply -f "$repo/crds/" > /dev/null
@@ -50,6 +53,8 @@ done | sed -E \
     -e "s|127\.0\.0\.1:5000/tektite/controller:latest|$ctl|" \
     -e "s|127\.0\.0\.1:5000/tektite/entrypoint:latest|$ep|" \
     -e "s|^  version: \"devel\"$|  version: \"$version\"|" \
+    -e "/name: TEKTITE_REGISTRY_MIRRORS$/{n;s|value: \"\"$|value: '$mirrors'|}" \
+    -e "/name: TEKTITE_INSECURE_REGISTRIES$/{n;s|value: \"\"$|value: \"$node_registry\"|}" \
     ${replicas:+-e "s|^  replicas: 1$|  replicas: $replicas|"} \
     ${log_level:+-e "/name: TEKTITE_LOG_LEVEL$/{n;s|value: info$|value: $log_level|}"} \
     > "$out/tektite.yaml"
