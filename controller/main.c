@@ -17,6 +17,7 @@
 #include "controller/config.h"
 #include "controller/metrics.h"
 #include "controller/pipelinerun.h"
+#include "controller/runmetrics.h"
 #include "controller/taskrun.h"
 #include "controller/web.h"
 #include "lib/http.h"
@@ -38,6 +39,7 @@ struct controller {
     struct kube_client *kc;
     struct leader *leader;
     struct caches *caches;             /* shared by the reconcilers; closed after both */
+    struct runmetrics *runmetrics;     /* run metrics from the caches; closed after them */
     struct http_client *registry_http; /* the registry's own: not the API server's TLS */
     struct registry *registry;         /* image entrypoint lookups */
     char *insecure_copy;               /* --insecure-registries, split in place */
@@ -97,6 +99,10 @@ static void on_caches_closed(void *ctx)
     struct controller *ctl = ctx;
 
     ctl->caches = NULL;
+    /* no cache event can reach it any more */
+    if (ctl->runmetrics)
+        runmetrics_close(ctl->runmetrics, NULL, NULL);
+    ctl->runmetrics = NULL;
 }
 
 /* The caches go last: a reconciler's pass in flight reads them until it ends. */
@@ -221,6 +227,8 @@ static int start_reconcilers(struct controller *ctl)
         return r;
     tro.registry = ctl->registry;
     r = caches_new(ctl->loop, ctl->kc, ctl->cfg->ns, ctl->cfg->system_namespace, &ctl->caches);
+    if (r >= 0 && ctl->metrics)
+        r = runmetrics_new(ctl->loop, ctl->caches, ctl->metrics, &ctl->runmetrics);
     if (r >= 0)
         r = taskrun_controller_new(ctl->loop, ctl->kc, ctl->caches, &tro, &ctl->taskruns);
     if (r >= 0)
