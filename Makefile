@@ -141,11 +141,11 @@ lint:
 format:
 	clang-format -i $(C_FILES)
 
-# libFuzzer targets: build/fuzz/fuzz_x, run with hack/fuzz.sh (corpora in tests/fuzz/corpus/).
+# libFuzzer targets: build/fuzz/fuzz_x; run one as build/fuzz/fuzz_x -max_total_time=600 tests/fuzz/corpus/x/
 fuzz: $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(CTRL_SRCS)
 	@mkdir -p $(@D)
-	clang $(CSTD) -g -O1 -I. $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
+	clang $(CSTD) -D_GNU_SOURCE -g -O1 -I. $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(LIB_SRCS) $(CTRL_SRCS) $(LDLIBS)
 
 clean:
