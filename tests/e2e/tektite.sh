@@ -2,6 +2,8 @@
 # namespace and its ConfigMaps created, the entrypoint image pushed to the local registry, and
 # the controller run on the host with the cluster's admin kubeconfig (until it is deployed in
 # the cluster). tektite_stop (trapped at exit) stops it and keeps its log.
+# TEKTITE_WATCH_NAMESPACE=<ns> makes it watch that namespace only, so tests that each run their
+# own controller in their own namespace never reconcile each other's runs.
 # Needs: KUBECTL, KUBECONFIG, REPO (from run.sh).
 
 TEKTITE_LOG=${TEKTITE_LOG:-${REPO}/build/e2e/tektite-controller.log}
@@ -25,6 +27,7 @@ tektite_start() {
     # image lookups go where the node's containerd goes: the local registry
     "$REPO/build/tektite-controller" --kubeconfig "$KUBECONFIG" --entrypoint-image "$image" \
         --registry-mirrors "$("$REPO/hack/registry-mirrors.sh")" --insecure-registries 127.0.0.1:5000 \
+        ${TEKTITE_WATCH_NAMESPACE:+--namespace "$TEKTITE_WATCH_NAMESPACE"} \
         --log-level "${TEKTITE_LOG_LEVEL:-info}" >"$TEKTITE_LOG" 2>&1 &
     TEKTITE_PID=$!
     trap tektite_stop EXIT
