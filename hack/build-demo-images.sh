@@ -149,10 +149,16 @@ layer_debian() {
 
 # ---- images --------------------------------------------------------------------------------
 
-# image KEY CONFIG LAYER_PATHS... -- NAME:TAG...: make the OCI layout once, then push it to every
-# NAME:TAG whose registry digest differs.
+# image [--v2s2] KEY CONFIG LAYER_PATHS... -- NAME:TAG...: make the OCI layout once, then push
+# it to every NAME:TAG whose registry digest differs from the last push of that layout.
+# --v2s2 pushes it as a Docker schema 2 manifest instead of OCI: kaniko's base-image cache
+# (--cache-dir, filled by the warmer) rebuilds a cached image with Docker media types but keeps
+# its stored manifest, so an OCI base image yields a manifest whose mediaType contradicts the
+# Content-Type kaniko pushes it with, and the registry refuses it (MANIFEST_INVALID).
 image() {
-    local key=$1 cfg=$2 oci=$W/oci/$1 layers=() digest ref have
+    local fmt=oci
+    if [ "$1" = --v2s2 ]; then fmt=v2s2; shift; fi
+    local key=$1 cfg=$2 oci=$W/oci/$1 layers=() want ref have args=()
     shift 2
     while [ "$1" != -- ]; do
         layers+=("$1")
@@ -165,14 +171,20 @@ image() {
         rm -rf "$oci"
         mv "$oci.partial" "$oci"
     fi
-    digest=$(cat "$oci/digest")
+    [ $fmt = oci ] || args=(--format v2s2)
+    # the digest this layout gets in this format, known once it has been pushed
+    want=$(cat "$oci/digest-$fmt" 2>/dev/null || true)
+    [ $fmt = v2s2 ] || want=$(cat "$oci/digest")
     for ref in "$@"; do
         have=$(curl -sfI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+            -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
             "http://$REGISTRY/v2/${ref%:*}/manifests/${ref##*:}" |
             tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}' || true)
-        [ "$have" = "$digest" ] && continue
-        skopeo copy -q --dest-tls-verify=false "oci:$oci:latest" "docker://$REGISTRY/$ref" ||
-            lc_die "cannot push $ref to $REGISTRY"
+        [ -n "$want" ] && [ "$have" = "$want" ] && continue
+        skopeo copy -q "${args[@]}" --digestfile "$oci/digest-$fmt.tmp" --dest-tls-verify=false \
+            "oci:$oci:latest" "docker://$REGISTRY/$ref" || lc_die "cannot push $ref to $REGISTRY"
+        mv "$oci/digest-$fmt.tmp" "$oci/digest-$fmt"
+        want=$(cat "$oci/digest-$fmt")
         pushed=$((pushed + 1))
     done
 }
@@ -203,8 +215,8 @@ image "git-init-$GITINIT_VERSION" '{"Entrypoint":["/ko-app/git-init"],"User":"65
 # Each base image twice: by its docker.io name (what containerd pulls through its mirror config)
 # and at the registry root (what kaniko and the warmer pull with --registry-mirror=<node
 # registry>: kaniko treats a mirror as a pull-through cache of Docker Hub, names unprefixed).
-image maven "{\"Cmd\":[\"mvn\"],$JAVA_ENV}" "$W/layers/deb-maven.tar.gz" -- \
+image --v2s2 maven "{\"Cmd\":[\"mvn\"],$JAVA_ENV}" "$W/layers/deb-maven.tar.gz" -- \
     "$MAVEN_IMAGE" "${MAVEN_IMAGE#docker.io/}"
-image jre "{\"Cmd\":[\"java\",\"-version\"],$JAVA_ENV}" "$W/layers/deb-jre.tar.gz" -- \
+image --v2s2 jre "{\"Cmd\":[\"java\",\"-version\"],$JAVA_ENV}" "$W/layers/deb-jre.tar.gz" -- \
     "$JRE_IMAGE" "${JRE_IMAGE#docker.io/}"
 lc_say "demo images ready ($pushed pushed)"
