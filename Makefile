@@ -102,7 +102,13 @@ unit: $(TESTS) $(ENTRYPOINT)
 check:
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT="-O1 -g" unit
 
-e2e: all
+# tests/e2e/client_test.sh's driver: lib/ against the real API server.
+E2E_KUBECLIENT := $(BUILD)/e2e/kubeclient
+$(E2E_KUBECLIENT): $(BUILD)/tests/e2e/kubeclient.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(if $(V),,@echo "  LD      $@";)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+e2e: all $(E2E_KUBECLIENT)
 	tests/e2e/run.sh
 
 test: check
