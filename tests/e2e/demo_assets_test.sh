@@ -47,11 +47,14 @@ e2e_init
 commit=$(git ls-remote "git://$NODE:9418/sample-app.git" main | cut -f1)
 image=$NODE:5001/$NS/sample-app
 
-# kaniko_pod NAME: clone main with git-init into an emptyDir, then build and push it with
-# kaniko and the layer cache; kaniko writes the pushed digest as the termination message.
+# kaniko_pod NAME [basecache]: clone main with git-init into an emptyDir, then build and push it
+# with kaniko and the layer cache; kaniko writes the pushed digest as the termination message.
+# With `basecache`, base images come from the PVC basecache at /cache (kaniko --cache-dir).
 kaniko_pod() {
+    local bc=false
+    [ "${2:-}" != basecache ] || bc=true
     jq -n --arg n "$1" --arg g "$GITINIT" --arg k "$KANIKO" --arg img "$image:$commit" \
-        --arg cache "$image/cache" --arg node "$NODE" '{
+        --arg cache "$image/cache" --arg node "$NODE" --argjson bc $bc '{
         apiVersion: "v1", kind: "Pod", metadata: {name: $n},
         spec: {restartPolicy: "Never", terminationGracePeriodSeconds: 1,
             volumes: [{name: "src", emptyDir: {}}, {name: "tekton", emptyDir: {}}],
@@ -64,28 +67,37 @@ kaniko_pod() {
                                {name: "tekton", mountPath: "/tekton"}]}],
             containers: [{name: "kaniko", image: $k,
                 workingDir: "/workspace/source/sample-app",
-                args: ["--dockerfile=Dockerfile", "--context=/workspace/source/sample-app/",
+                args: (["--dockerfile=Dockerfile", "--context=/workspace/source/sample-app/",
                        "--destination=\($img)", "--digest-file=/dev/termination-log",
                        "--insecure", "--insecure-pull", "--registry-mirror=\($node):5000",
-                       "--cache=true", "--cache-repo=\($cache)"],
+                       "--cache=true", "--cache-repo=\($cache)"]
+                      + (if $bc then ["--cache-dir=/cache"] else [] end)),
                 securityContext: {runAsUser: 0},
-                volumeMounts: [{name: "src", mountPath: "/workspace"}]}]}}' | k create -f - > /dev/null
+                volumeMounts: ([{name: "src", mountPath: "/workspace"}]
+                    + (if $bc then [{name: "basecache", mountPath: "/cache"}] else [] end))}]}}
+        | if $bc then .spec.volumes += [{name: "basecache",
+                persistentVolumeClaim: {claimName: "basecache"}}] else . end' |
+        k create -f - > /dev/null
 }
 
-# build NAME: run kaniko_pod NAME to completion; print its build time in seconds. 1 on failure.
+# build NAME [basecache]: run kaniko_pod NAME to completion and set SECS to the time it took;
+# on failure report it (not ok) and return 1.
 build() {
     local r=0 t0=$SECONDS
-    kaniko_pod "$1"
+    if ! kaniko_pod "$1" "${2:-}"; then
+        not_ok "demo-assets/$1" "cannot create pod $1"
+        return 1
+    fi
     wait_pod_done "$1" 900 || r=$?
     if [ $r != 0 ]; then
         not_ok "demo-assets/$1" "pod $1: $(pod_why "$1"); log: $(k logs "$1" -c kaniko 2>&1 | tail -n 3)"
         return 1
     fi
-    echo $((SECONDS - t0))
+    SECS=$((SECONDS - t0))
 }
 
-if t1=$(build kaniko-first); then
-    ok "demo-assets/kaniko-first (${t1}s)"
+if build kaniko-first; then
+    ok "demo-assets/kaniko-first (${SECS}s)"
     got=$(k get pod kaniko-first -o jsonpath='{.status.containerStatuses[0].state.terminated.message}')
     have=$(digest_of "$NS/sample-app:$commit" || true)
     if [ -n "$got" ] && [ "$got" = "$have" ]; then
@@ -96,13 +108,38 @@ if t1=$(build kaniko-first); then
     tags=$(curl -sf "http://$REG/v2/$NS/sample-app/cache/tags/list" | jq -r '.tags | length' 2>/dev/null || echo 0)
     if [ "${tags:-0}" -gt 0 ]; then ok demo-assets/layer-cache-pushed; else not_ok demo-assets/layer-cache-pushed "no tags under $NS/sample-app/cache"; fi
 
-    if t2=$(build kaniko-second); then
-        ok "demo-assets/kaniko-second (${t2}s)"
+    if build kaniko-second; then
+        ok "demo-assets/kaniko-second (${SECS}s)"
         hits=$(k logs kaniko-second -c kaniko 2>&1 | grep -c 'Using caching version of cmd' || true)
         if [ "$hits" -ge 2 ]; then
             ok "demo-assets/second-build-hits-layer-cache ($hits RUN layers)"
         else
             not_ok demo-assets/second-build-hits-layer-cache "$hits cached RUN layers in kaniko-second's log, want 2"
+        fi
+    fi
+
+    # Base-image cache: the warmer (as manifests/examples/warmer-pod.yaml runs it) fills a PVC,
+    # and a build with --cache-dir takes both base images from it.
+    k create -f - > /dev/null <<EOC
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: basecache}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
+EOC
+    sed 's/claimName: basecache-pvc/claimName: basecache/' "$REPO/manifests/examples/warmer-pod.yaml" |
+        k create -f - > /dev/null
+    if wait_pod_done kaniko-warmer 300; then
+        ok demo-assets/warmer-fills-basecache
+    else
+        not_ok demo-assets/warmer-fills-basecache "$(pod_why kaniko-warmer); log: $(k logs kaniko-warmer 2>&1 | tail -n 2)"
+    fi
+    if build kaniko-basecache basecache; then
+        ok "demo-assets/kaniko-basecache (${SECS}s)"
+        hits=$(k logs kaniko-basecache -c kaniko 2>&1 | grep -c 'Found manifest at /cache/' || true)
+        if [ "$hits" -ge 2 ]; then
+            ok "demo-assets/base-images-from-pvc ($hits)"
+        else
+            not_ok demo-assets/base-images-from-pvc "$hits base images read from /cache, want 2"
         fi
     fi
 
