@@ -21,7 +21,8 @@ KUBECTL=${KUBECTL:-$LC_STATE/bin/kubectl}
 TKN=${TKN:-$LC_STATE/bin/tkn}
 export KUBECONFIG=${KUBECONFIG:-$KUBECONFIG_ADMIN}
 IMAGE=$NODE_IP:5001/$NS/sample-app
-ex=$repo/manifests/examples
+# DEMO_EXAMPLES: another directory of the same manifests (e.g. edited copies to try a change)
+ex=${DEMO_EXAMPLES:-$repo/manifests/examples}
 [[ $RUNS =~ ^[1-9][0-9]?$ ]] || lc_die "RUNS must be a number from 1 to 99, not '$RUNS'"
 [ -x "$TKN" ] || lc_die "no tkn at $TKN (hack/build-k8s.sh tkn)"
 
