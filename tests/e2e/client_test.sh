@@ -64,16 +64,13 @@ fi
 # --- 3. watch: an informer sees a scripted sequence exactly once --------------------------
 drive watch
 
-# --- 4. 410 Gone and relist, after an etcd compaction -------------------------------------
-# The API server's watch cache answers watches from recent resourceVersions even after etcd
-# has compacted them, so the driver's "old" resourceVersion is one older than that window.
-rev=$(curl -sf -X POST "$ETCD/v3/kv/range" -d '{"key":"AA=="}' | jq -r '.header.revision // empty')
-if [ -n "$rev" ] && curl -sf -X POST "$ETCD/v3/kv/compaction" -d "{\"revision\":\"$rev\"}" > /dev/null; then
-    echo "# etcd compacted at revision $rev"
-else
-    echo "# etcd at $ETCD not compacted (not reachable); the 410 checks do not need it"
-fi
-drive stale
+# --- 4. 410 Gone and relist: not run ----------------------------------------------------
+# The driver has the checks (`drive stale`: a watch from a too-old resourceVersion ends with
+# -ESTALE, an informer relists to the right contents), but whether the API server answers 410
+# depends on its watch-cache window: on a freshly started cluster a watch from resourceVersion 1
+# stayed open instead, even after an etcd compaction. Until the test can force a 410 reliably
+# (e.g. an API server with a small watch cache for one resource) it stays out of the suite; the
+# 410 paths are covered by the unit tests (test_kube, test_informer) with scripted answers.
 
 # --- 5. bad input: one clear error line, exit 1, no crash, within a bound ------------------
 # expect_config_error NAME WANT_IN_LINE ARGS...: tektite-controller ARGS exits 1 within 30s
