@@ -62,6 +62,7 @@ struct pass {
     bool fetching_pull_secret; /* the Secret being read is an image pull one */
     unsigned lookups;          /* image lookups in flight */
     char *lookup_error;        /* the first failed lookup's message */
+    bool looked_up;            /* this pass has done its round of image lookups */
     /* podspec's image_configs, filled by this pass's lookups (the registry caches by digest
      * and re-checks tags after a short TTL) */
     json_t *image_configs;
@@ -435,6 +436,7 @@ static int look_up_images(struct pass *p, const json_t *images)
     size_t i;
     int r = 0;
 
+    p->looked_up = true;
     p->lookups = 1; /* held until every lookup is started */
     json_array_foreach(images, i, image) {
         struct lookup_ctx {
@@ -468,8 +470,11 @@ static void build_and_create_pod(struct pass *p)
     opts.credential_secrets = p->secrets;
     opts.image_configs = p->image_configs;
     r = podspec_build(p->pod_taskrun, p->pod_taskspec, &opts, &pod, &perr);
-    if (r == -ENOENT && perr.missing_images && p->c->registry && !p->lookup_error &&
-        p->lookups == 0) {
+    /*
+     * One round of lookups per pass: an image still missing after it (its index has no entry
+     * for the nodes' platform, or a lookup could not start) fails below instead of looping.
+     */
+    if (r == -ENOENT && perr.missing_images && p->c->registry && !p->looked_up) {
         r = look_up_images(p, perr.missing_images);
         podspec_error_done(&perr);
         if (r < 0)
