@@ -764,6 +764,14 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
         p->again = status_changed;
         r = mark_pod_ready(p, in.pod);
     } else if (status_changed) {
+        /*
+         * A retry (§3.7) is a status-only write, which causes no pass by itself; the next
+         * attempt's Pod must still be created.
+         */
+        const char *reason =
+            json_string_value(json_object_get(taskrun_status_condition(plan.status), "reason"));
+
+        p->again = reason && strcmp(reason, "ToBeRetried") == 0;
         r = write_status(p, cached, plan.status);
     } else {
         r = 2; /* nothing to write */
