@@ -19,6 +19,7 @@
 
 struct caches {
     uv_loop_t *loop;
+    struct kube_client *kc; /* borrowed: the caller's, outlives the caches */
     char *system_namespace;
     struct informer *informers[CACHE_COUNT];
     struct tekton_config *cfg;
@@ -99,9 +100,11 @@ static void on_synced(void *ctx)
     c->synced_logged = true;
     for (int i = 0; i < CACHE_COUNT; i++)
         objects += informer_count(c->informers[i]);
+    /* api_requests counts every request the client sent by then, not only the informers' */
     log_info("caches synced",
-             json_pack("{s:I, s:I}", "ms", (json_int_t)(uv_now(c->loop) - c->started_ms), "objects",
-                       (json_int_t)objects));
+             json_pack("{s:I, s:I, s:I}", "ms", (json_int_t)(uv_now(c->loop) - c->started_ms),
+                       "objects", (json_int_t)objects, "api_requests",
+                       (json_int_t)kube_client_requests_sent(c->kc)));
 }
 
 int caches_new(uv_loop_t *loop, struct kube_client *kc, const char *ns,
@@ -111,6 +114,7 @@ int caches_new(uv_loop_t *loop, struct kube_client *kc, const char *ns,
     struct informer_handler configs = {on_config_change, on_config_update, on_config_change, c};
 
     c->loop = loop;
+    c->kc = kc;
     c->system_namespace = xstrdup(system_namespace);
     c->cfg = tekton_config_new_default();
     for (int i = 0; i < CACHE_COUNT; i++) {

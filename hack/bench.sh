@@ -5,6 +5,7 @@
 #   TaskRun   one-step create -> Succeeded (median of N), ten-step hand-off (median), reconciles
 #             and API writes per TaskRun, controller CPU and peak RSS over 200 concurrent runs
 #   client    controller RSS idle and with 10,000 objects in its informers, time to list+sync them
+#             and the API requests sent until the caches were synced
 #
 # Needs the cluster (hack/cluster-up.sh) and `make all`. BENCH_N (10), BENCH_CONCURRENT (200) and
 # BENCH_OBJECTS (10000) scale it down for a quick look.
@@ -141,6 +142,7 @@ start_controller
 pid=$ctl_pid
 sync_ms=$(grep '"caches synced"' "$log" | jq -r .ms)
 sync_objects=$(grep '"caches synced"' "$log" | jq -r .objects)
+sync_requests=$(grep '"caches synced"' "$log" | jq -r .api_requests)
 sleep 2
 full_rss=$(rss_kb "$pid")
 stop_controller
@@ -158,4 +160,5 @@ stop_controller
     echo "| controller RSS idle | $((idle_rss / 1024)) MiB |"
     echo "| controller RSS with $sync_objects objects cached | $((full_rss / 1024)) MiB |"
     echo "| list + sync of $sync_objects objects at start | $sync_ms ms |"
+    echo "| API requests sent until then (list pages, watches, leases) | $sync_requests |"
 } | tee "$out/results.md"

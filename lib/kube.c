@@ -110,6 +110,7 @@ struct kube_client {
     bool auth_refreshable; /* token file or exec: a 401 may be cured by re-reading */
     bool refreshing;
     struct kube_limits limits;
+    uint64_t requests_sent; /* HTTP requests handed to the transport: retries and pages count */
     struct kube_request *live;
     struct kube_request *done_head, *done_tail;
     uv_timer_t defer;
@@ -605,6 +606,7 @@ static void send_request(struct kube_request *req, const char *auth)
     if (auth)
         headers[n++] = auth;
     headers[n] = NULL;
+    kc->requests_sent++;
     r = http_request_start(kc->http, &spec, on_http_done, req, &req->http);
     if (r < 0)
         complete_transport(req, r, NULL);
@@ -840,6 +842,11 @@ void kube_client_close(struct kube_client *kc, kube_closed_cb *done, void *ctx)
     for (req = kc->live; req; req = req->next)
         stop_request(req);
     schedule(kc);
+}
+
+uint64_t kube_client_requests_sent(const struct kube_client *kc)
+{
+    return kc->requests_sent;
 }
 
 void kube_client_set_limits(struct kube_client *kc, const struct kube_limits *limits)

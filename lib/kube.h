@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 /*
@@ -66,6 +67,9 @@ struct kube_limits {
                                     watch then, and a connection silent 60 s longer is dead */
 };
 void kube_client_set_limits(struct kube_client *kc, const struct kube_limits *limits);
+
+/* HTTP requests sent so far (every page of a list, every watch start, every retry). */
+uint64_t kube_client_requests_sent(const struct kube_client *kc);
 
 /*
  * Cancel every in-flight request and watch (their callbacks run with -ECANCELED from the

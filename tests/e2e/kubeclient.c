@@ -7,11 +7,14 @@
  *   kubeclient bulk NS LABEL N            create N ConfigMaps labelled LABEL (setup for list)
  *   kubeclient list NS SELECTOR WANT PAGE kube_list of a labelled set, page by page
  *   kubeclient watch NS                   informer events for a scripted sequence
- *   kubeclient stale NS                   410 Gone on a watch, informer relist after it
+ *   kubeclient stale NS                   410 Gone on a watch, informer relist after it (on
+ *                                         the KcObject custom resource client_test.sh defines)
+ *   kubeclient resume NS CMD [ARGS...]    an informer across CMD (which restarts the API server)
  *
  * The config comes from $KUBECONFIG, as the controller loads it. Every wait is bounded.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,11 +199,29 @@ static bool str_eq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
+static json_t *object(const char *api_version, const char *kind, const char *name,
+                      const char *label, const char *value)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", api_version, "kind",
+                     kind, "metadata", "name", name, "labels", label, "x", "data", "v", value);
+}
+
 static json_t *configmap(const char *name, const char *label, const char *value)
 {
-    return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
-                     "ConfigMap", "metadata", "name", name, "labels", label, "x", "data", "v",
-                     value);
+    return object("v1", "ConfigMap", name, label, value);
+}
+
+/*
+ * The custom resource of the 410 checks. The API server's watch cache for a resource starts at
+ * the resourceVersion current when the resource's storage starts (for a CRD: when it is
+ * established), and answers 410 for anything older; ConfigMaps' cache started with the
+ * cluster, at a resourceVersion too low to be outside it.
+ */
+#define KC_GROUP_VERSION "kc.e2e.tektite.dev/v1"
+
+static json_t *kcobject(const char *name, const char *label, const char *value)
+{
+    return object(KC_GROUP_VERSION, "KcObject", name, label, value);
 }
 
 /* --- crud ----------------------------------------------------------------------------- */
@@ -840,10 +861,11 @@ static void stale_check(const char *ns)
     struct informer *inf = NULL;
     struct informer_options o = {0};
     struct informer_handler h = {ev_add, ev_update, ev_delete, &e};
-    char *coll = kube_path("/api/v1", ns, "configmaps", NULL, NULL);
-    char *path = kube_path("/api/v1", ns, "configmaps", NULL, "labelSelector=kc-stale");
-    char *p1 = kube_path("/api/v1", ns, "configmaps", "s1", NULL);
-    char *p2 = kube_path("/api/v1", ns, "configmaps", "s2", NULL);
+    char *coll = kube_path("/apis/" KC_GROUP_VERSION, ns, "kcobjects", NULL, NULL);
+    char *path =
+        kube_path("/apis/" KC_GROUP_VERSION, ns, "kcobjects", NULL, "labelSelector=kc-stale");
+    char *p1 = kube_path("/apis/" KC_GROUP_VERSION, ns, "kcobjects", "s1", NULL);
+    char *p2 = kube_path("/apis/" KC_GROUP_VERSION, ns, "kcobjects", "s2", NULL);
     const char *names[] = {"s1", "s2", "s3"};
     const char *name = "client/watch-410";
     char why[1024];
@@ -852,26 +874,36 @@ static void stale_check(const char *ns)
     int i;
 
     /*
-     * A watch from a resourceVersion the server no longer has. The API server's watch cache
-     * serves recent resourceVersions even after an etcd compaction, so "old" has to be older
-     * than its window: resourceVersion 1, compacted in etcd and before any cache's start.
+     * A watch from a resourceVersion older than the resource's watch cache (see kcobject). A
+     * cache still filling right after the CRD is established answers 429 first: asked again.
      */
-    if (kube_watch_start(kc, coll, "1", we_event, we_end, &we, &w) < 0) {
-        report(name, false, "kube_watch_start refused");
-    } else if (!run_until(&we.ended, 30000)) {
-        kube_watch_stop(w);
-        (void)run_until(&we.ended, 10000);
-        report(name, false, "the watch from resourceVersion 1 did not end in 30s");
-    } else {
+    for (i = 0; i < 30; i++) {
+        memset(&we, 0, sizeof(we));
+        if (kube_watch_start(kc, coll, "1", we_event, we_end, &we, &w) < 0) {
+            report(name, false, "kube_watch_start refused");
+            break;
+        }
+        if (!run_until(&we.ended, 30000)) {
+            kube_watch_stop(w);
+            (void)run_until(&we.ended, 10000);
+            report(name, false, "the watch from resourceVersion 1 did not end in 30s");
+            break;
+        }
         printf("# watch from rv 1: rc %d, http %d, '%s'\n", we.rc, we.code, we.msg);
-        report(name, we.rc == -ESTALE && we.events == 0, "want -ESTALE and no events, got %d (%s)",
-               we.rc, we.msg);
+        if (we.code != 429) {
+            report(name, we.rc == -ESTALE && we.events == 0,
+                   "want -ESTALE and no events, got %d (%s)", we.rc, we.msg);
+            break;
+        }
+        run_for(1000);
     }
+    if (i == 30)
+        report(name, false, "the server answered 429 for 30s: '%s'", we.msg);
 
     /* an informer whose last list is older than the server's window relists and diffs */
     name = "client/informer-relist";
     for (i = 0; i < 3 && ok; i++) {
-        cm = configmap(names[i], "kc-stale", "1");
+        cm = kcobject(names[i], "kc-stale", "1");
         ok = do_create(&r, coll, cm) == 0;
         json_decref(cm);
     }
@@ -880,7 +912,7 @@ static void stale_check(const char *ns)
         goto out;
     }
     /* the world moves on while the informer is away */
-    cm = configmap("s4", "kc-stale", "1");
+    cm = kcobject("s4", "kc-stale", "1");
     ok = set_data(&r, p1, "2") && do_delete(&r, p2) == 0 && do_create(&r, coll, cm) == 0;
     json_decref(cm);
     if (!ok) {
@@ -930,6 +962,163 @@ out:
     free(p2);
 }
 
+/* --- resume --------------------------------------------------------------------------- */
+
+static int spy_watch_starts;
+
+static int counting_watch(struct kube_client *c, const char *p, const char *rv,
+                          kube_watch_event_cb *event_cb, kube_watch_end_cb *end_cb, void *ctx,
+                          struct kube_watch **ret_watch)
+{
+    spy_watch_starts++;
+    return spy_watch(c, p, rv, event_cb, end_cb, ctx, ret_watch);
+}
+
+static const struct informer_ops resume_ops = {spy_list, counting_watch, kube_watch_stop};
+
+struct child {
+    uv_process_t proc;
+    bool exited;
+    int64_t status;
+};
+
+static void on_child_exit(uv_process_t *p, int64_t status, int signal)
+{
+    struct child *c = p->data;
+
+    c->exited = true;
+    c->status = signal ? 128 + signal : status;
+    uv_close((uv_handle_t *)p, NULL);
+}
+
+/*
+ * The three writes after the restart, each retried for up to 60s while the API server settles.
+ * A write that timed out may still have happened, so "already exists" and "not found" count as
+ * done for the create and the delete.
+ */
+static bool resume_writes(struct res *r, const char *coll, const char *p1, const char *p2,
+                          const json_t *r3)
+{
+    bool set = false, deleted = false, created = false;
+    int i;
+
+    for (i = 0; i < 60 && !(set && deleted && created); i++) {
+        if (i > 0) {
+            printf("# a write after the restart: %d (%s), again in 1s\n", r->rc, r->msg);
+            run_for(1000);
+        }
+        set = set || set_data(r, p1, "2");
+        deleted = deleted || (set && (do_delete(r, p2) == 0 || r->rc == -ENOENT));
+        created = created || (deleted && (do_create(r, coll, r3) == 0 || r->rc == -EEXIST));
+    }
+    return set && deleted && created;
+}
+
+/*
+ * An informer across an API server restart (argv: the command that restarts it, run while the
+ * informer watches). After the restart, writes made while the informer is still reconnecting
+ * must reach its handlers exactly once, whether it resumed the watch or relisted after a 410.
+ */
+static void resume_check(const char *ns, char **cmd)
+{
+    static const char *const want[] = {"update r1", "delete r2", "add r3"};
+    const char *name = "client/watch-resume-after-apiserver-restart";
+    struct events e = {0};
+    struct res r = {0};
+    struct child child = {0};
+    struct informer *inf = NULL;
+    struct informer_options o = {0};
+    struct informer_handler h = {ev_add, ev_update, ev_delete, &e};
+    uv_process_options_t po = {0};
+    char *coll = kube_path("/api/v1", ns, "configmaps", NULL, NULL);
+    char *path = kube_path("/api/v1", ns, "configmaps", NULL, "labelSelector=kc-resume");
+    char *p1 = kube_path("/api/v1", ns, "configmaps", "r1", NULL);
+    char *p2 = kube_path("/api/v1", ns, "configmaps", "r2", NULL);
+    json_t *r1 = configmap("r1", "kc-resume", "1"), *r2 = configmap("r2", "kc-resume", "1");
+    json_t *r3 = configmap("r3", "kc-resume", "1");
+    char why[1024];
+    int i, rc, lists_before, watches_before;
+
+    if (do_create(&r, coll, r1) < 0 || do_create(&r, coll, r2) < 0) {
+        report(name, false, "setup: %d (%s)", r.rc, r.msg);
+        goto out;
+    }
+    o.path = path;
+    o.on_synced = ev_synced;
+    o.ctx = &e;
+    informer_new(loop, kc, &resume_ops, &o, &inf);
+    informer_start(inf);
+    if (!run_until(&e.synced, 30000) || informer_count(inf) != 2) {
+        report(name, false, "informer not synced with r1 and r2 after 30s");
+        goto out;
+    }
+    informer_add_handler(inf, &h);
+    e.n = 0; /* the handler's replay of r1 and r2 is not under test */
+    lists_before = spy_lists;
+    watches_before = spy_watch_starts;
+
+    po.file = cmd[0];
+    po.args = cmd;
+    po.flags = UV_PROCESS_WINDOWS_HIDE;
+    po.exit_cb = on_child_exit;
+    po.stdio_count = 3;
+    po.stdio = (uv_stdio_container_t[]){{.flags = UV_IGNORE},
+                                        {.flags = UV_INHERIT_FD, .data.fd = 1},
+                                        {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    child.proc.data = &child;
+    rc = uv_spawn(loop, &child.proc, &po);
+    if (rc < 0) {
+        report(name, false, "cannot run %s: %s", cmd[0], uv_strerror(rc));
+        uv_close((uv_handle_t *)&child.proc, NULL);
+        goto out;
+    }
+    /* the command waits for the exclusive cluster lock first (client_test.sh), hence the bound */
+    if (!run_until(&child.exited, 1000000) || child.status != 0) {
+        report(name, false, "the restart command %s", child.exited ? "failed" : "took over 1000s");
+        if (!child.exited) {
+            uv_process_kill(&child.proc, SIGKILL);
+            (void)run_until(&child.exited, 5000);
+        }
+        goto out;
+    }
+    /* the API server is back: change the world before the informer has caught up */
+    if (!resume_writes(&r, coll, p1, p2, r3)) {
+        report(name, false, "the writes after the restart failed: %d (%s)", r.rc, r.msg);
+        goto out;
+    }
+    for (i = 0; i < 600 && e.n < 3; i++)
+        run_for(100);
+    run_for(3000); /* duplicates or phantom deletes would come now */
+    printf("# across the restart: %d watch starts, %d relists, %d events\n",
+           spy_watch_starts - watches_before, spy_lists - lists_before, e.n);
+    if (spy_watch_starts == watches_before) {
+        report(name, false,
+               "the watch was never restarted: the command did not restart the API server");
+        goto out;
+    }
+    if (!ev_match(&e, want, 3, why, sizeof(why))) {
+        report(name, false, "%s (want update r1, delete r2, add r3)", why);
+        goto out;
+    }
+    if (informer_count(inf) != 2 || !informer_get(inf, ns, "r3") ||
+        !str_eq(str_at(informer_get(inf, ns, "r1"), "data", "v"), "2")) {
+        report(name, false, "cache holds %zu objects, want r1 (v=2) and r3", informer_count(inf));
+        goto out;
+    }
+    report(name, true, "%s", "");
+out:
+    if (inf)
+        close_informer(inf);
+    res_clear(&r);
+    json_decref(r1);
+    json_decref(r2);
+    json_decref(r3);
+    free(coll);
+    free(path);
+    free(p1);
+    free(p2);
+}
+
 /* --- main ----------------------------------------------------------------------------- */
 
 static bool client_closed;
@@ -947,7 +1136,7 @@ int main(int argc, char **argv)
     int r;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: kubeclient crud|bulk|list|watch|stale NS [args]\n");
+        fprintf(stderr, "usage: kubeclient crud|bulk|list|watch|stale|resume NS [args]\n");
         return 2;
     }
     loop = uv_default_loop();
@@ -965,6 +1154,8 @@ int main(int argc, char **argv)
         crud_configmap(argv[2]);
         crud_task(argv[2]);
         crud_taskrun_status(argv[2]);
+    } else if (strcmp(argv[1], "resume") == 0 && argc >= 4) {
+        resume_check(argv[2], argv + 3);
     } else if (strcmp(argv[1], "list") == 0 && argc == 6) {
         list_check(argv[2], argv[3], strtoul(argv[4], NULL, 10),
                    (unsigned)strtoul(argv[5], NULL, 10));

@@ -416,6 +416,7 @@ static void test_kube_list_follows_continue_and_merges_pages(void **state)
     items = json_object_get(f->res[0].obj, "items");
     assert_int_equal(json_array_size(items), 5);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 4), "n")), 5);
+    assert_int_equal(kube_client_requests_sent(f->kc), 3); /* one per page */
     assert_string_equal(json_string_value(json_object_get(f->res[0].obj, "kind")), "PodList");
     {
         const json_t *meta = json_object_get(f->res[0].obj, "metadata");
@@ -657,6 +658,7 @@ static void test_kube_401_rereads_token_file_and_retries_once(void **state)
     assert_int_equal(f->res[1].rc, -EACCES);
     assert_string_equal(f->res[1].message, "Unauthorized");
     assert_int_equal(http_fake_count(f->http), 4);
+    assert_int_equal(kube_client_requests_sent(f->kc), 4); /* retries count */
 }
 
 static void test_kube_unreadable_token_file_fails_request_with_eacces(void **state)
