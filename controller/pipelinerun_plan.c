@@ -20,6 +20,7 @@
 #include "controller/taskrun_status.h"
 #include "controller/tekton_config.h"
 #include "lib/buf.h"
+#include "lib/jsonget.h"
 #include "lib/xalloc.h"
 
 #define MAX_MESSAGE    (64 * 1024)
@@ -80,43 +81,6 @@ struct ctx {
 
 /* ---- small JSON helpers ---- */
 
-static const char *str_at(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-static const char *str_or(const char *s, const char *dflt)
-{
-    return s ? s : dflt;
-}
-
-static const json_t *find_named(const json_t *list, const char *key, const char *name)
-{
-    const json_t *item;
-    size_t i;
-
-    if (!name)
-        return NULL;
-    json_array_foreach(list, i, item) {
-        const char *n = str_at(item, key);
-
-        if (n && strcmp(n, name) == 0)
-            return item;
-    }
-    return NULL;
-}
-
-static json_t *obj_child(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (!json_is_object(v)) {
-        v = json_object();
-        json_object_set_new(obj, key, v);
-    }
-    return v;
-}
-
 static const char *value_type(const json_t *v)
 {
     if (json_is_array(v))
@@ -145,7 +109,7 @@ static json_t *condition(const json_t *status)
     size_t i;
 
     json_array_foreach(conds, i, cond) {
-        const char *t = str_at(cond, "type");
+        const char *t = jget_str(cond, "type");
 
         if (t && strcmp(t, "Succeeded") == 0)
             return (json_t *)(uintptr_t)cond;
@@ -162,10 +126,11 @@ static void set_condition(struct ctx *c, const char *st, const char *reason, con
 
     format_now(c, now);
     ltt = now;
-    if (old && strcmp(str_or(str_at(old, "status"), ""), st) == 0 &&
-        strcmp(str_or(str_at(old, "reason"), ""), reason) == 0 &&
-        strcmp(str_or(str_at(old, "message"), ""), msg) == 0 && str_at(old, "lastTransitionTime"))
-        ltt = str_at(old, "lastTransitionTime");
+    if (old && strcmp(jget_or(jget_str(old, "status"), ""), st) == 0 &&
+        strcmp(jget_or(jget_str(old, "reason"), ""), reason) == 0 &&
+        strcmp(jget_or(jget_str(old, "message"), ""), msg) == 0 &&
+        jget_str(old, "lastTransitionTime"))
+        ltt = jget_str(old, "lastTransitionTime");
     cond = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "Succeeded", "status", st, "reason",
                      reason, "message", msg, "lastTransitionTime", ltt);
     if (strcmp(st, "Unknown") != 0)
@@ -200,7 +165,7 @@ static int fail(struct ctx *c, const char *reason, const char *fmt, ...)
 static bool is_done(const json_t *status)
 {
     const json_t *cond = condition(status);
-    const char *st = str_at(cond, "status");
+    const char *st = jget_str(cond, "status");
 
     return st && (strcmp(st, "True") == 0 || strcmp(st, "False") == 0);
 }
@@ -224,7 +189,7 @@ static void plan_labels(struct ctx *c)
 static void start_run(struct ctx *c)
 {
     const json_t *cond = condition(c->status);
-    const char *created = str_at(json_object_get(c->pr, "metadata"), "creationTimestamp");
+    const char *created = jget_str(json_object_get(c->pr, "metadata"), "creationTimestamp");
     time_t t = c->in->now;
     time_t ct;
     char buf[21];
@@ -233,7 +198,7 @@ static void start_run(struct ctx *c)
         t = ct;
     taskrun_status_format_time(t, buf);
     json_object_set_new(c->status, "startTime", json_string(buf));
-    set_condition(c, "Unknown", PIPELINERUN_REASON_STARTED, str_or(str_at(cond, "message"), ""));
+    set_condition(c, "Unknown", PIPELINERUN_REASON_STARTED, jget_or(jget_str(cond, "message"), ""));
 }
 
 static const json_t *find_taskrun(const struct ctx *c, const char *name)
@@ -244,7 +209,7 @@ static const json_t *find_taskrun(const struct ctx *c, const char *name)
     if (!name)
         return NULL;
     json_array_foreach(c->in->taskruns, i, tr) {
-        const char *n = str_at(json_object_get(tr, "metadata"), "name");
+        const char *n = jget_str(json_object_get(tr, "metadata"), "name");
 
         if (n && strcmp(n, name) == 0)
             return tr;
@@ -260,7 +225,7 @@ static void cancel_listed(struct ctx *c, const char *message)
     size_t i;
 
     json_array_foreach(refs, i, ref) {
-        const char *name = str_at(ref, "name");
+        const char *name = jget_str(ref, "name");
         const json_t *tr = find_taskrun(c, name);
 
         if (!name || (tr && is_done(json_object_get(tr, "status"))))
@@ -302,11 +267,11 @@ static void default_task_spec(json_t *spec)
     size_t i;
 
     json_array_foreach(json_object_get(spec, "params"), i, item) {
-        if (json_is_object(item) && !str_at(item, "type"))
+        if (json_is_object(item) && !jget_str(item, "type"))
             json_object_set_new(item, "type", json_string(param_spec_type(item)));
     }
     json_array_foreach(json_object_get(spec, "results"), i, item) {
-        if (json_is_object(item) && !str_at(item, "type"))
+        if (json_is_object(item) && !jget_str(item, "type"))
             json_object_set_new(
                 item, "type",
                 json_string(json_object_get(item, "properties") ? "object" : "string"));
@@ -317,7 +282,7 @@ static void default_task_spec(json_t *spec)
 static int resolve_pt(struct ctx *c, struct pt *pt)
 {
     const json_t *ref = json_object_get(pt->pt, "taskRef");
-    const char *task = str_at(ref, "name");
+    const char *task = jget_str(ref, "name");
     const json_t *got;
     const json_t *child = NULL;
     size_t i;
@@ -390,10 +355,10 @@ static int check_task_params(struct ctx *c, const struct pt *pt)
     buf_init(&missing, MAX_MESSAGE);
     buf_init(&mismatch, MAX_MESSAGE);
     json_array_foreach(json_object_get(pt->taskspec, "params"), i, ps) {
-        const char *n = str_at(ps, "name");
-        const json_t *p = find_named(given, "name", n);
+        const char *n = jget_str(ps, "name");
+        const json_t *p = jget_named(given, "name", n);
         const json_t *v = json_object_get(p, "value");
-        bool in_matrix = find_named(json_object_get(matrix, "params"), "name", n) ||
+        bool in_matrix = jget_named(json_object_get(matrix, "params"), "name", n) ||
                          json_object_get(matrix, "include");
 
         if (!n)
@@ -424,8 +389,8 @@ static int check_task_params(struct ctx *c, const struct pt *pt)
 
 static int cmp_param_name(const void *a, const void *b)
 {
-    return strcmp(str_or(str_at(*(json_t *const *)a, "name"), ""),
-                  str_or(str_at(*(json_t *const *)b, "name"), ""));
+    return strcmp(jget_or(jget_str(*(json_t *const *)a, "name"), ""),
+                  jget_or(jget_str(*(json_t *const *)b, "name"), ""));
 }
 
 static json_t *sorted_params(json_t *combo)
@@ -470,8 +435,8 @@ static void apply_include(json_t *combos, const json_t *params_list, const json_
     bool fitted = false;
 
     json_array_foreach(json_object_get(item, "params"), i, p) {
-        if (str_at(p, "name") && json_is_string(json_object_get(p, "value")))
-            json_object_set(inc, str_at(p, "name"), json_object_get(p, "value"));
+        if (jget_str(p, "name") && json_is_string(json_object_get(p, "value")))
+            json_object_set(inc, jget_str(p, "name"), json_object_get(p, "value"));
     }
     json_array_foreach(combos, i, combo) {
         if (json_array_size(params_list) > 0 && include_fits(combo, inc)) {
@@ -503,7 +468,8 @@ static json_t *matrix_combos(const json_t *matrix)
 
         json_array_foreach(values, k, v) {
             if (i == 0) {
-                json_array_append_new(next, json_pack("{s:O}", str_or(str_at(p, "name"), ""), v));
+                json_array_append_new(next,
+                                      json_pack("{s:O}", jget_or(jget_str(p, "name"), ""), v));
                 continue;
             }
             const json_t *c;
@@ -512,7 +478,7 @@ static json_t *matrix_combos(const json_t *matrix)
             json_array_foreach(combos, j, c) {
                 json_t *n = json_deep_copy(c);
 
-                json_object_set(n, str_or(str_at(p, "name"), ""), (json_t *)(uintptr_t)v);
+                json_object_set(n, jget_or(jget_str(p, "name"), ""), (json_t *)(uintptr_t)v);
                 json_array_append_new(next, n);
             }
         }
@@ -578,9 +544,9 @@ char *pipelinerun_plan_child_name(const char *pipelinerun, const char *task, siz
 static enum pt_state child_state(const json_t *tr)
 {
     const json_t *cond = condition(json_object_get(tr, "status"));
-    const char *st = str_at(cond, "status");
-    const char *reason = str_or(str_at(cond, "reason"), "");
-    const char *smsg = str_or(str_at(json_object_get(tr, "spec"), "statusMessage"), "");
+    const char *st = jget_str(cond, "status");
+    const char *reason = jget_or(jget_str(cond, "reason"), "");
+    const char *smsg = jget_or(jget_str(json_object_get(tr, "spec"), "statusMessage"), "");
 
     if (!st || strcmp(st, "Unknown") == 0)
         return PT_RUNNING;
@@ -609,7 +575,7 @@ static void classify(struct pt *pt)
         timed_out = timed_out || s == PT_TIMED_OUT;
         failed = failed || s == PT_FAILED;
     }
-    const char *on_error = str_at(pt->pt, "onError");
+    const char *on_error = jget_str(pt->pt, "onError");
 
     pt->ignored = on_error && strcmp(on_error, "continue") == 0;
     if (existing == 0)
@@ -684,10 +650,11 @@ static json_t *adopt_unlisted(const struct ctx *c, const char *pt_name, json_t *
     json_array_foreach(c->in->taskruns, i, tr) {
         const json_t *meta = json_object_get(tr, "metadata");
         const json_t *labels = json_object_get(meta, "labels");
-        const char *name = str_at(meta, "name");
+        const char *name = jget_str(meta, "name");
 
-        if (name && strcmp(str_or(str_at(labels, "tekton.dev/pipelineTask"), ""), pt_name) == 0 &&
-            strcmp(str_or(str_at(labels, "tekton.dev/pipelineRun"), ""), c->name) == 0 &&
+        if (name &&
+            strcmp(jget_or(jget_str(labels, "tekton.dev/pipelineTask"), ""), pt_name) == 0 &&
+            strcmp(jget_or(jget_str(labels, "tekton.dev/pipelineRun"), ""), c->name) == 0 &&
             !has_string(names, name))
             found[k++] = json_string(name);
     }
@@ -708,9 +675,9 @@ static json_t *listed_names(const struct ctx *c, const char *pt_name)
     size_t i;
 
     json_array_foreach(json_object_get(c->status, "childReferences"), i, ref) {
-        const char *n = str_at(ref, "name");
+        const char *n = jget_str(ref, "name");
 
-        if (!n || strcmp(str_or(str_at(ref, "pipelineTaskName"), ""), pt_name) != 0)
+        if (!n || strcmp(jget_or(jget_str(ref, "pipelineTaskName"), ""), pt_name) != 0)
             continue;
         if (!names)
             names = json_array();
@@ -723,8 +690,8 @@ static json_t *listed_names(const struct ctx *c, const char *pt_name)
 
 static int cmp_child_name(const void *a, const void *b)
 {
-    return strcmp(str_or(str_at(json_object_get(*(json_t *const *)a, "metadata"), "name"), ""),
-                  str_or(str_at(json_object_get(*(json_t *const *)b, "metadata"), "name"), ""));
+    return strcmp(jget_or(jget_str(json_object_get(*(json_t *const *)a, "metadata"), "name"), ""),
+                  jget_or(jget_str(json_object_get(*(json_t *const *)b, "metadata"), "name"), ""));
 }
 
 static void add_result_keys(struct substitute_table *t, const char *prefix, const char *pt,
@@ -757,7 +724,7 @@ static void add_matrix_results(struct ctx *c, const struct pt *pt)
 
         json_array_foreach(json_object_get(json_object_get(sorted[i], "status"), "results"), j,
                            res) {
-            const char *name = str_at(res, "name");
+            const char *name = jget_str(res, "name");
 
             if (!name || !json_is_string(json_object_get(res, "value")))
                 continue;
@@ -798,7 +765,7 @@ static void add_results(struct ctx *c, const struct pt *pt)
         return;
     }
     json_array_foreach(json_object_get(json_object_get(tr, "status"), "results"), i, res) {
-        const char *name = str_at(res, "name");
+        const char *name = jget_str(res, "name");
 
         if (name)
             add_result_keys(c->results, pt->final ? "finally" : "tasks", pt->name, name,
@@ -872,8 +839,8 @@ static bool when_true(const json_t *when)
     size_t i;
 
     json_array_foreach(when, i, we) {
-        const char *input = str_or(str_at(we, "input"), "");
-        bool in = strcmp(str_or(str_at(we, "operator"), ""), "in") == 0;
+        const char *input = jget_or(jget_str(we, "input"), "");
+        bool in = strcmp(jget_or(jget_str(we, "operator"), ""), "in") == 0;
         bool match = false;
         const json_t *v;
         size_t k;
@@ -927,7 +894,7 @@ static void discover(struct ctx *c, bool listed)
 static int64_t timeout_of(const json_t *timeouts, const char *key, bool *ret_set)
 {
     int64_t ns = 0;
-    const char *text = str_at(timeouts, key);
+    const char *text = jget_str(timeouts, key);
 
     *ret_set = text && goduration_parse(text, &ns) == 0 && ns >= 0;
     return *ret_set ? ns : 0;
@@ -937,7 +904,7 @@ static void compute_timeouts(struct ctx *c)
 {
     const json_t *to = json_object_get(json_object_get(c->pr, "spec"), "timeouts");
     bool p_set, t_set, f_set;
-    const char *fst = str_at(c->status, "finallyStartTime");
+    const char *fst = jget_str(c->status, "finallyStartTime");
 
     c->timeout_pipeline = timeout_of(to, "pipeline", &p_set);
     c->timeout_tasks = timeout_of(to, "tasks", &t_set);
@@ -953,7 +920,7 @@ static void compute_timeouts(struct ctx *c)
     }
     c->tasks_set = t_set;
     c->finally_set = f_set;
-    (void)taskrun_status_parse_time(str_or(str_at(c->status, "startTime"), ""), &c->start);
+    (void)taskrun_status_parse_time(jget_or(jget_str(c->status, "startTime"), ""), &c->start);
     c->finally_start = 0;
     if (fst)
         (void)taskrun_status_parse_time(fst, &c->finally_start);
@@ -1017,7 +984,7 @@ static void cancel_running(struct ctx *c, bool finals, const char *message)
             if (!json_is_null(tr) && child_state(tr) == PT_RUNNING)
                 json_array_append_new(c->plan->cancel_taskruns,
                                       json_pack("{s:s, s:s}", "name",
-                                                str_at(json_object_get(tr, "metadata"), "name"),
+                                                jget_str(json_object_get(tr, "metadata"), "name"),
                                                 "statusMessage", message));
         }
     }
@@ -1191,16 +1158,16 @@ static void add_exec_status(struct ctx *c, struct substitute_table *t)
         const char *first = NULL, *bad = NULL;
 
         json_array_foreach(pt->children, k, tr) {
-            const char *r = str_at(condition(json_object_get(tr, "status")), "reason");
+            const char *r = jget_str(condition(json_object_get(tr, "status")), "reason");
 
             if (json_is_null(tr))
                 continue;
             if (!first)
-                first = str_or(r, "");
+                first = jget_or(r, "");
             if (!bad && child_state(tr) != PT_SUCCEEDED)
-                bad = str_or(r, "");
+                bad = jget_or(r, "");
         }
-        reason = bad ? bad : str_or(first, "");
+        reason = bad ? bad : jget_or(first, "");
         if (pt_failure(pt))
             all = "Failed";
         else if (pt->skip && strcmp(all, "Failed") != 0)
@@ -1311,7 +1278,7 @@ static void merge_named_list(json_t *high, const json_t *low, const char *key)
         return;
     }
     json_array_foreach(json_object_get(low, key), i, item) {
-        if (str_at(item, "name") && !find_named(list, "name", str_at(item, "name")))
+        if (jget_str(item, "name") && !jget_named(list, "name", jget_str(item, "name")))
             json_array_append(list, (json_t *)(uintptr_t)item);
     }
 }
@@ -1342,7 +1309,7 @@ static json_t *merge_pod_template(const json_t *high, const json_t *low)
 
 static const json_t *run_spec_for(const struct ctx *c, const char *pt)
 {
-    return find_named(json_object_get(json_object_get(c->pr, "spec"), "taskRunSpecs"),
+    return jget_named(json_object_get(json_object_get(c->pr, "spec"), "taskRunSpecs"),
                       "pipelineTaskName", pt);
 }
 
@@ -1394,10 +1361,10 @@ static char *child_timeout(const struct ctx *c, const struct pt *pt, const json_
     bool set = pt->final ? c->finally_set : c->tasks_set;
     char buf[32];
 
-    if (str_at(trs, "timeout"))
-        return xstrdup(str_at(trs, "timeout"));
-    if (str_at(pt->pt, "timeout"))
-        return xstrdup(str_at(pt->pt, "timeout"));
+    if (jget_str(trs, "timeout"))
+        return xstrdup(jget_str(trs, "timeout"));
+    if (jget_str(pt->pt, "timeout"))
+        return xstrdup(jget_str(pt->pt, "timeout"));
     if (set &&
         (section == 0 || section > c->in->cfg->default_timeout_minutes * 60 * TEKTON_NS_PER_SECOND))
         return xstrdup(goduration_format(section, buf, sizeof(buf)));
@@ -1413,7 +1380,7 @@ static char *join_subpath(const char *a, const char *b)
     const char *p;
 
     if (!a || !*a)
-        return xstrdup(str_or(b, ""));
+        return xstrdup(jget_or(b, ""));
     if (!b || !*b)
         return xstrdup(a);
     joined = xasprintf("%s/%s", a, b);
@@ -1451,7 +1418,7 @@ static void add_propagated_workspaces(const struct pt *pt, json_t *list)
         size_t len = strcspn(name, ".)");
         char *n = xstrndup(name, len);
 
-        if (len && !find_named(list, "name", n))
+        if (len && !jget_named(list, "name", n))
             json_array_append_new(list, json_pack("{s:s}", "name", n));
         free(n);
         p = name;
@@ -1472,7 +1439,7 @@ static void set_subpath(const struct ctx *c, json_t *binding, const char *sub)
     substitute_table_set_string(t, "context.pipelineRun.name", c->name);
     substitute_table_set_string(t, "context.pipelineRun.namespace", c->ns);
     substitute_table_set_string(t, "context.pipelineRun.uid", c->uid);
-    substitute_table_set_string(t, "context.pipeline.name", str_or(str_at(ref, "name"), ""));
+    substitute_table_set_string(t, "context.pipeline.name", jget_or(jget_str(ref, "name"), ""));
     if (substitute_string(t, sub, &done) == 0)
         json_object_set_new(binding, "subPath", json_string(done));
     free(done);
@@ -1481,17 +1448,17 @@ static void set_subpath(const struct ctx *c, json_t *binding, const char *sub)
 
 static int child_binding(struct ctx *c, const struct pt *pt, const json_t *entry, json_t *out)
 {
-    const char *tws = str_at(entry, "name");
-    const char *pws = str_at(entry, "workspace");
+    const char *tws = jget_str(entry, "name");
+    const char *pws = jget_str(entry, "workspace");
     const json_t *b;
     json_t *binding;
     char *sub;
 
     if (!pws || !*pws)
         pws = tws;
-    b = find_named(json_object_get(json_object_get(c->pr, "spec"), "workspaces"), "name", pws);
+    b = jget_named(json_object_get(json_object_get(c->pr, "spec"), "workspaces"), "name", pws);
     if (!b) {
-        const json_t *decl = find_named(json_object_get(pt->taskspec, "workspaces"), "name", tws);
+        const json_t *decl = jget_named(json_object_get(pt->taskspec, "workspaces"), "name", tws);
 
         if (json_is_true(json_object_get(decl, "optional")))
             return 0;
@@ -1500,10 +1467,11 @@ static int child_binding(struct ctx *c, const struct pt *pt, const json_t *entry
                     "\"%s\"",
                     pws, pt->name);
     }
-    sub = join_subpath(str_at(b, "subPath"), str_at(entry, "subPath"));
+    sub = join_subpath(jget_str(b, "subPath"), jget_str(entry, "subPath"));
     if (json_object_get(b, "volumeClaimTemplate")) {
         const json_t *vct = json_object_get(b, "volumeClaimTemplate");
-        char *claim = childname_pvc(str_at(json_object_get(vct, "metadata"), "name"), pws, c->uid);
+        char *claim =
+            childname_pvc(jget_str(json_object_get(vct, "metadata"), "name"), pws, c->uid);
 
         binding =
             json_pack("{s:s, s:{s:s}}", "name", tws, "persistentVolumeClaim", "claimName", claim);
@@ -1564,14 +1532,14 @@ static json_t *child_spec(struct ctx *c, const struct pt *pt, const json_t *appl
     json_t *params = combo ? sorted_params((json_t *)(uintptr_t)combo) : json_array();
     json_t *pod;
     char *timeout = child_timeout(c, pt, trs);
-    const char *sa = str_at(trs, "serviceAccountName");
+    const char *sa = jget_str(trs, "serviceAccountName");
 
     json_array_extend(params, json_object_get(applied, "params"));
     json_object_set_new(spec, "params", params);
     if (json_object_get(pt->pt, "taskRef")) {
         json_t *ref = json_deep_copy(json_object_get(applied, "taskRef"));
 
-        if (!str_at(ref, "kind"))
+        if (!jget_str(ref, "kind"))
             json_object_set_new(ref, "kind", json_string("Task"));
         json_object_set_new(spec, "taskRef", ref);
     } else {
@@ -1581,7 +1549,7 @@ static json_t *child_spec(struct ctx *c, const struct pt *pt, const json_t *appl
         json_object_set_new(spec, "taskSpec", ts);
     }
     if (!sa || !*sa)
-        sa = str_at(trt, "serviceAccountName");
+        sa = jget_str(trt, "serviceAccountName");
     if (sa && *sa)
         json_object_set_new(spec, "serviceAccountName", json_string(sa));
     json_t *trt_pod =
@@ -1648,7 +1616,7 @@ static int check_matrix_types(struct ctx *c, const struct pt *pt, const json_t *
                 "[User error] Failed to validate matrix \"parameters of type array only are "
                 "allowed, but param \\\"%s\\\" has type \\\"%s\\\" in pipelineTask "
                 "\\\"%s\\\"\" with error %%!v(MISSING)",
-                str_or(str_at(p, "name"), ""),
+                jget_or(jget_str(p, "name"), ""),
                 json_is_object(json_object_get(p, "value")) ? "object" : "string", pt->name);
     }
     json_array_foreach(json_object_get(matrix, "include"), i, inc) {
@@ -1658,7 +1626,7 @@ static int check_matrix_types(struct ctx *c, const struct pt *pt, const json_t *
                             "[User error] Failed to validate matrix \"parameters of type string "
                             "only are allowed, but param \\\"%s\\\" has type \\\"%s\\\" in "
                             "pipelineTask \\\"%s\\\"\" with error %%!v(MISSING)",
-                            str_or(str_at(p, "name"), ""),
+                            jget_or(jget_str(p, "name"), ""),
                             json_is_array(json_object_get(p, "value")) ? "array" : "object",
                             pt->name);
         }
@@ -1720,14 +1688,14 @@ static void plan_pvcs(struct ctx *c)
         json_t *meta;
         char *name;
 
-        if (!json_is_object(vct) || !str_at(b, "name"))
+        if (!json_is_object(vct) || !jget_str(b, "name"))
             continue;
-        name = childname_pvc(str_at(json_object_get(vct, "metadata"), "name"), str_at(b, "name"),
-                             c->uid);
+        name = childname_pvc(jget_str(json_object_get(vct, "metadata"), "name"),
+                             jget_str(b, "name"), c->uid);
         pvc = json_deep_copy(vct);
         json_object_set_new(pvc, "apiVersion", json_string("v1"));
         json_object_set_new(pvc, "kind", json_string("PersistentVolumeClaim"));
-        meta = obj_child(pvc, "metadata");
+        meta = jget_child_object(pvc, "metadata");
         json_object_set_new(meta, "name", json_string(name));
         json_object_set_new(meta, "namespace", json_string(c->ns));
         json_object_set_new(meta, "ownerReferences", owner_ref(c));
@@ -1793,7 +1761,7 @@ static void append_invalid(const struct ctx *c, struct buf *b)
     qsort(sorted, n, sizeof(*sorted), cmp_param_name);
     buf_init(&texts, MAX_MESSAGE);
     for (size_t i = 0; i < n; i++) {
-        (void)buf_printf(&texts, "%s%s", i ? "; " : "", str_at(sorted[i], "value"));
+        (void)buf_printf(&texts, "%s%s", i ? "; " : "", jget_str(sorted[i], "value"));
         json_decref(sorted[i]);
     }
     if (buf_len(&texts) > MAX_VALIDATION)
@@ -1914,17 +1882,17 @@ static char *matrix_display_name(const struct pt *pt, const json_t *combo)
     json_array_foreach(json_object_get(json_object_get(pt->pt, "matrix"), "include"), i, inc) {
         const json_t *p;
         size_t j;
-        bool match = str_at(inc, "name") != NULL;
+        bool match = jget_str(inc, "name") != NULL;
 
         json_array_foreach(json_object_get(inc, "params"), j, p) {
-            match = match && json_equal(json_object_get(combo, str_or(str_at(p, "name"), "")),
+            match = match && json_equal(json_object_get(combo, jget_or(jget_str(p, "name"), "")),
                                         json_object_get(p, "value"));
         }
         if (match)
-            (void)buf_printf(&b, "%s%s", buf_len(&b) ? " " : "", str_at(inc, "name"));
+            (void)buf_printf(&b, "%s%s", buf_len(&b) ? " " : "", jget_str(inc, "name"));
     }
-    if (substitute_string(t, buf_len(&b) ? buf_str(&b) : str_or(str_at(pt->pt, "displayName"), ""),
-                          &out) < 0)
+    if (substitute_string(
+            t, buf_len(&b) ? buf_str(&b) : jget_or(jget_str(pt->pt, "displayName"), ""), &out) < 0)
         out = xstrdup("");
     buf_done(&b);
     substitute_table_free(t);
@@ -1944,7 +1912,7 @@ static void add_refs_of(const struct ctx *c, const struct pt *pt, json_t *refs)
         ref = json_pack("{s:s, s:s, s:O, s:s}", "apiVersion", "tekton.dev/v1", "kind", "TaskRun",
                         "name", n, "pipelineTaskName", pt->name);
         char *display = pt->combos ? matrix_display_name(pt, json_array_get(pt->combos, k))
-                                   : xstrdup(str_or(str_at(pt->pt, "displayName"), ""));
+                                   : xstrdup(jget_or(jget_str(pt->pt, "displayName"), ""));
 
         if (*display)
             json_object_set_new(ref, "displayName", json_string(display));
@@ -1999,7 +1967,7 @@ static void set_results(struct ctx *c)
     json_array_foreach(json_object_get(c->spec, "results"), i, res) {
         json_t *copy = json_pack("{s:O}", "value", json_object_get(res, "value"));
         const json_t *whole = json_is_string(json_object_get(res, "value"))
-                                  ? substitute_whole_ref(c->results, str_at(res, "value"))
+                                  ? substitute_whole_ref(c->results, jget_str(res, "value"))
                                   : NULL;
         char *text;
         char *task = NULL, *result = NULL;
@@ -2014,11 +1982,11 @@ static void set_results(struct ctx *c)
 
             if (unresolved_ref(wrap, &task, &result) && find_pt(c, task) &&
                 find_pt(c, task)->state == PT_SUCCEEDED)
-                (void)buf_printf(&bad, "%s%s", buf_len(&bad) ? " " : "", str_at(res, "name"));
+                (void)buf_printf(&bad, "%s%s", buf_len(&bad) ? " " : "", jget_str(res, "name"));
             json_decref(wrap);
         } else {
-            json_array_append_new(out, json_pack("{s:s, s:O}", "name", str_at(res, "name"), "value",
-                                                 json_object_get(copy, "value")));
+            json_array_append_new(out, json_pack("{s:s, s:O}", "name", jget_str(res, "name"),
+                                                 "value", json_object_get(copy, "value")));
         }
         free(task);
         free(result);
@@ -2051,7 +2019,7 @@ static void build_pts(struct ctx *c)
 
         pt->final = i >= c->ntasks;
         pt->pt = pt->final ? json_array_get(finally, i - c->ntasks) : json_array_get(tasks, i);
-        pt->name = str_or(str_at(pt->pt, "name"), "");
+        pt->name = jget_or(jget_str(pt->pt, "name"), "");
     }
 }
 
@@ -2085,7 +2053,7 @@ static int check_static_result_refs(struct ctx *c)
                 if (!from)
                     r = fail(c, PIPELINERUN_REASON_TASK_RESULT_REF,
                              "referenced pipeline task \"%s\" does not exist", task);
-                else if (!find_named(json_object_get(from->taskspec, "results"), "name", res))
+                else if (!jget_named(json_object_get(from->taskspec, "results"), "name", res))
                     r = fail(c, PIPELINERUN_REASON_TASK_RESULT_REF,
                              "invalid result reference in pipeline task \"%s\": \"%s\" is not a "
                              "named result returned by pipeline task \"%s\"",
@@ -2112,15 +2080,15 @@ static int check_optional_workspaces(struct ctx *c)
         size_t k;
 
         json_array_foreach(json_object_get(c->pts[i].pt, "workspaces"), k, entry) {
-            const char *pws = str_at(entry, "workspace");
+            const char *pws = jget_str(entry, "workspace");
             const json_t *decl;
             const json_t *tdecl;
 
             if (!pws || !*pws)
-                pws = str_at(entry, "name");
-            decl = find_named(decls, "name", pws);
-            tdecl = find_named(json_object_get(c->pts[i].taskspec, "workspaces"), "name",
-                               str_at(entry, "name"));
+                pws = jget_str(entry, "name");
+            decl = jget_named(decls, "name", pws);
+            tdecl = jget_named(json_object_get(c->pts[i].taskspec, "workspaces"), "name",
+                               jget_str(entry, "name"));
             if (json_is_true(json_object_get(decl, "optional")) && tdecl &&
                 !json_is_true(json_object_get(tdecl, "optional")))
                 return fail(c, PIPELINERUN_REASON_OPTIONAL_WS,
@@ -2143,7 +2111,7 @@ static void clamp_start(struct ctx *c)
         size_t k;
 
         json_array_foreach(c->pts[i].children, k, tr) {
-            const char *ct = str_at(json_object_get(tr, "metadata"), "creationTimestamp");
+            const char *ct = jget_str(json_object_get(tr, "metadata"), "creationTimestamp");
             time_t t;
 
             if (ct && taskrun_status_parse_time(ct, &t) == 0 && t < oldest)
@@ -2256,15 +2224,15 @@ static int setup(struct ctx *c, const struct pipelinerun_plan_input *in,
 {
     const json_t *meta = json_object_get(in->pipelinerun, "metadata");
 
-    if (!json_is_object(in->pipelinerun) || !str_at(meta, "name") || !in->cfg)
+    if (!json_is_object(in->pipelinerun) || !jget_str(meta, "name") || !in->cfg)
         return -EINVAL;
     memset(plan, 0, sizeof(*plan));
     c->in = in;
     c->plan = plan;
     c->pr = pipelinerun_resolve_defaults(in->pipelinerun, in->cfg);
-    c->name = str_at(meta, "name");
-    c->ns = str_or(str_at(meta, "namespace"), "default");
-    c->uid = str_or(str_at(meta, "uid"), "");
+    c->name = jget_str(meta, "name");
+    c->ns = jget_or(jget_str(meta, "namespace"), "default");
+    c->uid = jget_or(jget_str(meta, "uid"), "");
     plan->status = json_is_object(json_object_get(in->pipelinerun, "status"))
                        ? json_deep_copy(json_object_get(in->pipelinerun, "status"))
                        : json_object();
@@ -2273,7 +2241,7 @@ static int setup(struct ctx *c, const struct pipelinerun_plan_input *in,
     plan->create_taskruns = json_array();
     plan->cancel_taskruns = json_array();
     plan->create_pvcs = json_array();
-    c->spec_status = str_at(json_object_get(c->pr, "spec"), "status");
+    c->spec_status = jget_str(json_object_get(c->pr, "spec"), "status");
     plan_labels(c);
     return 0;
 }
@@ -2333,14 +2301,14 @@ static void plan_body(struct ctx *c)
         c->plan->done = true;
         return;
     }
-    if (pending && !str_at(c->status, "startTime")) {
+    if (pending && !jget_str(c->status, "startTime")) {
         char *msg = xasprintf("PipelineRun \"%s\" is pending", c->name);
 
         set_condition(c, "Unknown", PIPELINERUN_REASON_PENDING, msg);
         free(msg);
         return;
     }
-    if (!str_at(c->status, "startTime"))
+    if (!jget_str(c->status, "startTime"))
         start_run(c);
     if (status_is(c, "Cancelled")) {
         (void)hard_cancel(c);

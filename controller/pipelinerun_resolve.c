@@ -18,6 +18,7 @@
 #include "controller/substitute.h"
 #include "controller/tekton_config.h"
 #include "lib/buf.h"
+#include "lib/jsonget.h"
 #include "lib/xalloc.h"
 
 #define MAX_MESSAGE       (64 * 1024)
@@ -49,43 +50,6 @@ struct ctx {
 
 /* ---- small JSON helpers ---- */
 
-static const char *str_at(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-static const char *str_or(const char *s, const char *dflt)
-{
-    return s ? s : dflt;
-}
-
-static const json_t *find_named(const json_t *list, const char *key, const char *name)
-{
-    const json_t *item;
-    size_t i;
-
-    if (!name)
-        return NULL;
-    json_array_foreach(list, i, item) {
-        const char *n = str_at(item, key);
-
-        if (n && strcmp(n, name) == 0)
-            return item;
-    }
-    return NULL;
-}
-
-static json_t *obj_child(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (!json_is_object(v)) {
-        v = json_object();
-        json_object_set_new(obj, key, v);
-    }
-    return v;
-}
-
 static void rename_key(json_t *obj, const char *from, const char *to)
 {
     json_t *v = json_object_get(obj, from);
@@ -107,7 +71,7 @@ static const char *value_type(const json_t *v)
 
 const char *pipelinerun_resolve_param_type(const json_t *ps)
 {
-    const char *t = str_at(ps, "type");
+    const char *t = jget_str(ps, "type");
 
     if (t && *t)
         return t;
@@ -173,7 +137,7 @@ static int invalid_spec(struct ctx *c, const char *fmt, ...)
 
 static void pr_from_v1beta1(json_t *spec)
 {
-    json_t *trt = obj_child(spec, "taskRunTemplate");
+    json_t *trt = jget_child_object(spec, "taskRunTemplate");
     json_t *trs = json_object_get(spec, "taskRunSpecs");
     json_t *item;
     size_t i;
@@ -183,7 +147,8 @@ static void pr_from_v1beta1(json_t *spec)
     if (json_object_get(spec, "podTemplate") && !json_object_get(trt, "podTemplate"))
         json_object_set(trt, "podTemplate", json_object_get(spec, "podTemplate"));
     if (json_is_string(json_object_get(spec, "timeout")))
-        json_object_set(obj_child(spec, "timeouts"), "pipeline", json_object_get(spec, "timeout"));
+        json_object_set(jget_child_object(spec, "timeouts"), "pipeline",
+                        json_object_get(spec, "timeout"));
     json_array_foreach(trs, i, item) {
         rename_key(item, "taskServiceAccountName", "serviceAccountName");
         rename_key(item, "taskPodTemplate", "podTemplate");
@@ -193,16 +158,16 @@ static void pr_from_v1beta1(json_t *spec)
 json_t *pipelinerun_resolve_defaults(const json_t *pipelinerun, const struct tekton_config *cfg)
 {
     json_t *pr = json_is_object(pipelinerun) ? json_deep_copy(pipelinerun) : json_object();
-    json_t *spec = obj_child(pr, "spec");
+    json_t *spec = jget_child_object(pr, "spec");
     json_t *timeouts;
     json_t *trt;
     const char *sa;
 
-    if (strcmp(str_or(str_at(pr, "apiVersion"), ""), "tekton.dev/v1beta1") == 0)
+    if (strcmp(jget_or(jget_str(pr, "apiVersion"), ""), "tekton.dev/v1beta1") == 0)
         pr_from_v1beta1(spec);
-    timeouts = obj_child(spec, "timeouts");
-    trt = obj_child(spec, "taskRunTemplate");
-    sa = str_at(trt, "serviceAccountName");
+    timeouts = jget_child_object(spec, "timeouts");
+    trt = jget_child_object(spec, "taskRunTemplate");
+    sa = jget_str(trt, "serviceAccountName");
     if (!json_is_string(json_object_get(timeouts, "pipeline"))) {
         char buf[32];
 
@@ -220,9 +185,9 @@ json_t *pipelinerun_resolve_defaults(const json_t *pipelinerun, const struct tek
 char *pipelinerun_resolve_pipeline_label(const json_t *pr)
 {
     const json_t *meta = json_object_get(pr, "metadata");
-    const char *have = str_at(json_object_get(meta, "labels"), "tekton.dev/pipeline");
-    const char *ref = str_at(json_object_get(json_object_get(pr, "spec"), "pipelineRef"), "name");
-    const char *gen = str_at(meta, "generateName");
+    const char *have = jget_str(json_object_get(meta, "labels"), "tekton.dev/pipeline");
+    const char *ref = jget_str(json_object_get(json_object_get(pr, "spec"), "pipelineRef"), "name");
+    const char *gen = jget_str(meta, "generateName");
 
     if (have)
         return xstrdup(have);
@@ -235,7 +200,7 @@ char *pipelinerun_resolve_pipeline_label(const json_t *pr)
             return r;
         free(r);
     }
-    return xstrdup(str_or(str_at(meta, "name"), ""));
+    return xstrdup(jget_or(jget_str(meta, "name"), ""));
 }
 
 /* ---- the pipeline spec (§5.1) ---- */
@@ -245,9 +210,9 @@ static int load_spec(struct ctx *c)
     const json_t *spec = json_object_get(c->pr, "spec");
     const json_t *stored = json_object_get(c->status, "pipelineSpec");
     const json_t *ref = json_object_get(spec, "pipelineRef");
-    const char *ref_name = str_at(ref, "name");
+    const char *ref_name = jget_str(ref, "name");
 
-    c->pipeline_name = xstrdup(ref ? str_or(ref_name, "") : c->name);
+    c->pipeline_name = xstrdup(ref ? jget_or(ref_name, "") : c->name);
     if (json_is_object(stored)) {
         c->spec = json_deep_copy(stored);
         return 0;
@@ -301,7 +266,7 @@ static int check_list_shape(struct ctx *c, const char *field)
     if (list && !json_is_array(list))
         return invalid_spec(c, "expected a list: spec.%s", field);
     json_array_foreach(list, i, pt) {
-        const char *name = str_at(pt, "name");
+        const char *name = jget_str(pt, "name");
 
         if (!json_is_object(pt))
             return invalid_spec(c, "expected an object: spec.%s[%zu]", field, i);
@@ -309,7 +274,7 @@ static int check_list_shape(struct ctx *c, const char *field)
             return invalid_spec(c,
                                 "invalid value \"%s\": spec.%s[%zu].name\nPipeline Task name must "
                                 "be a valid DNS Label.",
-                                str_or(name, ""), field, i);
+                                jget_or(name, ""), field, i);
     }
     return 0;
 }
@@ -348,7 +313,7 @@ static int check_when(struct ctx *c, const char *field, size_t i, const json_t *
     if (when && !json_is_array(when))
         return invalid_spec(c, "expected a list: spec.%s[%zu].when", field, i);
     json_array_foreach(when, k, we) {
-        const char *op = str_at(we, "operator");
+        const char *op = jget_str(we, "operator");
         const json_t *values = json_object_get(we, "values");
 
         if (json_object_get(we, "cel"))
@@ -358,7 +323,7 @@ static int check_when(struct ctx *c, const char *field, size_t i, const json_t *
                 c,
                 "invalid value: operator \"%s\" is not recognized. valid operators: "
                 "in,notin: spec.%s[%zu].when[%zu]",
-                str_or(op, ""), field, i, k);
+                jget_or(op, ""), field, i, k);
         if (!json_is_string(json_object_get(we, "input")) || !json_is_array(values) ||
             json_array_size(values) == 0)
             return invalid_spec(c,
@@ -377,13 +342,13 @@ static int check_param_list(struct ctx *c, const json_t *params, const char *whe
     if (params && !json_is_array(params))
         return invalid_spec(c, "expected a list: %s", where);
     json_array_foreach(params, k, p) {
-        const char *n = str_at(p, "name");
+        const char *n = jget_str(p, "name");
 
         if (!n || !json_object_get(p, "value"))
             return invalid_spec(c, "missing field(s): %s[%zu].name, %s[%zu].value", where, k, where,
                                 k);
         for (size_t j = 0; j < k; j++) {
-            if (strcmp(str_or(str_at(json_array_get(params, j), "name"), ""), n) == 0)
+            if (strcmp(jget_or(jget_str(json_array_get(params, j), "name"), ""), n) == 0)
                 return invalid_spec(c,
                                     "parameter names must be unique, the parameter \"%s\" is "
                                     "also defined at: %s[%zu].name",
@@ -470,20 +435,20 @@ static int check_task(struct ctx *c, const char *field, size_t i, const json_t *
     if ((ref && !json_is_object(ref)) || (ts && !json_is_object(ts)))
         return invalid_spec(c, "expected an object: spec.%s[%zu].%s", field, i,
                             ref ? "taskRef" : "taskSpec");
-    if (ref && !str_at(ref, "name"))
+    if (ref && !jget_str(ref, "name"))
         return invalid_spec(c,
                             "missing field(s): spec.%s[%zu].taskRef.name (remote resolution "
                             "is not supported)",
                             field, i);
-    if ((ref &&
-         (str_at(ref, "apiVersion") || strcmp(str_or(str_at(ref, "kind"), "Task"), "Task") != 0)) ||
-        (ts && (str_at(ts, "apiVersion") || str_at(ts, "kind"))))
+    if ((ref && (jget_str(ref, "apiVersion") ||
+                 strcmp(jget_or(jget_str(ref, "kind"), "Task"), "Task") != 0)) ||
+        (ts && (jget_str(ts, "apiVersion") || jget_str(ts, "kind"))))
         return invalid_spec(c, "custom tasks are not supported: spec.%s[%zu]", field, i);
     if (strcmp(field, "finally") == 0 && json_array_size(json_object_get(pt, "runAfter")) > 0)
         return invalid_spec(c,
                             "invalid value: no runAfter allowed under spec.finally, final task "
                             "%s has runAfter specified: spec.finally[%zu]",
-                            str_at(pt, "name"), i);
+                            jget_str(pt, "name"), i);
     if (strcmp(field, "tasks") == 0 && (has_exec_status_ref(json_object_get(pt, "params")) ||
                                         has_exec_status_ref(json_object_get(pt, "when"))))
         return invalid_spec(c,
@@ -559,15 +524,16 @@ static int check_param_specs(struct ctx *c)
         const char *t = param_spec_type(ps);
         const json_t *def = json_object_get(ps, "default");
 
-        if (!str_at(ps, "name"))
+        if (!jget_str(ps, "name"))
             return invalid_spec(c, "missing field(s): spec.params[%zu].name", i);
         if (strcmp(t, "string") != 0 && strcmp(t, "array") != 0 && strcmp(t, "object") != 0)
-            return invalid_spec(c, "invalid value: %s: spec.params.%s.type", t, str_at(ps, "name"));
+            return invalid_spec(c, "invalid value: %s: spec.params.%s.type", t,
+                                jget_str(ps, "name"));
         if (def && strcmp(t, value_type(def)) != 0)
             return invalid_spec(c,
                                 "\"%s\" type does not match default value's type: \"%s\": "
                                 "spec.params.%s.type, spec.params.%s.default.type",
-                                t, value_type(def), str_at(ps, "name"), str_at(ps, "name"));
+                                t, value_type(def), jget_str(ps, "name"), jget_str(ps, "name"));
     }
     return 0;
 }
@@ -616,7 +582,7 @@ static int check_pipeline_results(struct ctx *c)
         const char *p = text;
         int r = 0;
 
-        if (!str_at(res, "name") || !v || !text || !strstr(text, "$("))
+        if (!jget_str(res, "name") || !v || !text || !strstr(text, "$("))
             r = invalid_spec(c,
                              "invalid value: expected pipeline results to be task result "
                              "expressions: spec.results[%zu].value",
@@ -640,15 +606,15 @@ static int check_pt_workspaces(struct ctx *c)
         size_t k;
 
         json_array_foreach(wss, k, ws) {
-            const char *pw = str_at(ws, "workspace");
+            const char *pw = jget_str(ws, "workspace");
 
-            if (!str_at(ws, "name"))
+            if (!jget_str(ws, "name"))
                 return invalid_spec(c, "missing field(s): spec.%s[%zu].workspaces[%zu].name",
                                     c->pts[i].final ? "finally" : "tasks",
                                     c->pts[i].final ? i - c->ntasks : i, k);
             if (!pw || !*pw)
-                pw = str_at(ws, "name");
-            if (!find_named(decls, "name", pw))
+                pw = jget_str(ws, "name");
+            if (!jget_named(decls, "name", pw))
                 return invalid_spec(c,
                                     "pipeline task \"%s\" expects workspace with name \"%s\" "
                                     "but none exists in pipeline spec",
@@ -701,12 +667,12 @@ static int check_run_params(struct ctx *c)
     buf_init(&missing, MAX_MESSAGE);
     buf_init(&mismatch, MAX_MESSAGE);
     json_array_foreach(json_object_get(c->spec, "params"), i, ps) {
-        const json_t *p = find_named(given, "name", str_at(ps, "name"));
+        const json_t *p = jget_named(given, "name", jget_str(ps, "name"));
 
         if (!p && !json_object_get(ps, "default"))
-            append_quoted_list(&missing, str_at(ps, "name"));
+            append_quoted_list(&missing, jget_str(ps, "name"));
         else if (p && strcmp(value_type(json_object_get(p, "value")), param_spec_type(ps)) != 0)
-            append_quoted_list(&mismatch, str_at(ps, "name"));
+            append_quoted_list(&mismatch, jget_str(ps, "name"));
     }
     if (buf_len(&missing))
         r = fail(c, PIPELINERUN_REASON_PARAM_MISSING,
@@ -727,10 +693,10 @@ static int check_run_params(struct ctx *c)
 static long array_len(const struct ctx *c, const char *name)
 {
     const json_t *given = json_object_get(json_object_get(c->pr, "spec"), "params");
-    const json_t *p = find_named(given, "name", name);
+    const json_t *p = jget_named(given, "name", name);
     const json_t *v =
         p ? json_object_get(p, "value")
-          : json_object_get(find_named(json_object_get(c->spec, "params"), "name", name),
+          : json_object_get(jget_named(json_object_get(c->spec, "params"), "name", name),
                             "default");
 
     return json_is_array(v) ? (long)json_array_size(v) : -1;
@@ -800,7 +766,7 @@ static int check_object_keys(struct ctx *c)
     buf_init(&bad, MAX_MESSAGE);
     json_array_foreach(json_object_get(c->spec, "params"), i, ps) {
         const json_t *props = json_object_get(ps, "properties");
-        const json_t *p = find_named(given, "name", str_at(ps, "name"));
+        const json_t *p = jget_named(given, "name", jget_str(ps, "name"));
         const json_t *v = p ? json_object_get(p, "value") : json_object_get(ps, "default");
         struct buf keys;
         const char *k;
@@ -815,7 +781,7 @@ static int check_object_keys(struct ctx *c)
                 (void)buf_printf(&keys, "%s%s", buf_len(&keys) ? " " : "", k);
         }
         if (buf_len(&keys))
-            (void)buf_printf(&bad, "%s%s:[%s]", buf_len(&bad) ? " " : "", str_at(ps, "name"),
+            (void)buf_printf(&bad, "%s%s:[%s]", buf_len(&bad) ? " " : "", jget_str(ps, "name"),
                              buf_str(&keys));
         buf_done(&keys);
     }
@@ -838,22 +804,23 @@ static int check_run_bindings(struct ctx *c)
 
     json_array_foreach(json_object_get(c->spec, "workspaces"), i, item) {
         if (!json_is_true(json_object_get(item, "optional")) &&
-            !find_named(bound, "name", str_at(item, "name")))
+            !jget_named(bound, "name", jget_str(item, "name")))
             return fail(c, PIPELINERUN_REASON_WORKSPACES,
                         "[User error] PipelineRun %s/%s doesn't bind Pipeline %s/%s's Workspaces "
                         "correctly: pipeline requires workspace with name \"%s\" be provided by "
                         "pipelinerun",
-                        c->ns, c->name, c->ns, c->pipeline_name, str_or(str_at(item, "name"), ""));
+                        c->ns, c->name, c->ns, c->pipeline_name,
+                        jget_or(jget_str(item, "name"), ""));
     }
     json_array_foreach(json_object_get(spec, "taskRunSpecs"), i, item) {
-        const char *n = str_at(item, "pipelineTaskName");
+        const char *n = jget_str(item, "pipelineTaskName");
 
         if (!n || !find_pt(c, n))
             return fail(c, PIPELINERUN_REASON_TASKRUN_SPECS,
                         "[User error] PipelineRun %s/%s doesn't define taskRunSpecs correctly: "
                         "pipelineRun's taskrunSpecs defined wrong taskName: \"%s\", does not exist "
                         "in Pipeline",
-                        c->ns, c->name, str_or(n, ""));
+                        c->ns, c->name, jget_or(n, ""));
     }
     return 0;
 }
@@ -919,9 +886,9 @@ static json_t *resolve_defaults(struct ctx *c, struct substitute_table *t)
     size_t i;
 
     json_array_foreach(json_object_get(c->spec, "params"), i, ps) {
-        const char *n = str_at(ps, "name");
+        const char *n = jget_str(ps, "name");
 
-        if (n && json_object_get(ps, "default") && !find_named(given, "name", n))
+        if (n && json_object_get(ps, "default") && !jget_named(given, "name", n))
             json_array_append_new(
                 list, json_pack("{s:s, s:O}", "name", n, "value", json_object_get(ps, "default")));
     }
@@ -930,7 +897,7 @@ static json_t *resolve_defaults(struct ctx *c, struct substitute_table *t)
 
         json_array_foreach(list, i, p) {
             if (json_is_string(json_object_get(p, "value")))
-                table_add_param(t, str_at(p, "name"), json_object_get(p, "value"));
+                table_add_param(t, jget_str(p, "name"), json_object_get(p, "value"));
         }
         (void)substitute_json(wrapper, value_path, t, NULL);
     }
@@ -949,14 +916,14 @@ static void build_param_table(struct ctx *c)
     c->params = substitute_table_new();
     c->given = substitute_table_new();
     json_array_foreach(given, i, p) {
-        if (str_at(p, "name")) {
-            table_add_param(c->params, str_at(p, "name"), json_object_get(p, "value"));
-            table_add_param(c->given, str_at(p, "name"), json_object_get(p, "value"));
+        if (jget_str(p, "name")) {
+            table_add_param(c->params, jget_str(p, "name"), json_object_get(p, "value"));
+            table_add_param(c->given, jget_str(p, "name"), json_object_get(p, "value"));
         }
     }
     defaults = resolve_defaults(c, c->params);
     json_array_foreach(defaults, i, p) {
-        table_add_param(c->params, str_at(p, "name"), json_object_get(p, "value"));
+        table_add_param(c->params, jget_str(p, "name"), json_object_get(p, "value"));
     }
     json_decref(defaults);
     substitute_table_set_string(c->params, "context.pipelineRun.name", c->name);
@@ -964,12 +931,12 @@ static void build_param_table(struct ctx *c)
     substitute_table_set_string(c->params, "context.pipelineRun.uid", c->uid);
     substitute_table_set_string(c->params, "context.pipeline.name", c->pipeline_name);
     json_array_foreach(json_object_get(c->spec, "workspaces"), i, p) {
-        char *key = xasprintf("workspaces.%s.bound", str_or(str_at(p, "name"), ""));
+        char *key = xasprintf("workspaces.%s.bound", jget_or(jget_str(p, "name"), ""));
 
         substitute_table_set_string(
             c->params, key,
-            find_named(json_object_get(json_object_get(c->pr, "spec"), "workspaces"), "name",
-                       str_at(p, "name"))
+            jget_named(json_object_get(json_object_get(c->pr, "spec"), "workspaces"), "name",
+                       jget_str(p, "name"))
                 ? "true"
                 : "false");
         free(key);
@@ -1005,14 +972,14 @@ static int substitute_embedded(struct ctx *c, json_t *pt, const struct substitut
     t = substitute_table_new();
     substitute_table_merge(t, base);
     json_array_foreach(json_object_get(pt, "params"), i, p) {
-        if (str_at(p, "name"))
-            table_add_param(t, str_at(p, "name"), json_object_get(p, "value"));
+        if (jget_str(p, "name"))
+            table_add_param(t, jget_str(p, "name"), json_object_get(p, "value"));
     }
     r = substitute_taskspec(ts, t, &path);
     substitute_table_free(t);
     if (r < 0)
-        invalid_spec(c, "substituted value too large: %s.taskSpec.%s", str_at(pt, "name"),
-                     str_or(path, ""));
+        invalid_spec(c, "substituted value too large: %s.taskSpec.%s", jget_str(pt, "name"),
+                     jget_or(path, ""));
     free(path);
     return r;
 }
@@ -1029,7 +996,7 @@ static int substitute_pts(struct ctx *c, const struct substitute_table *t, const
 
         if (r < 0) {
             invalid_spec(c, "substituted value too large: spec.%s[%zu].%s", list, i,
-                         str_or(path, ""));
+                         jget_or(path, ""));
             free(path);
             return r;
         }
@@ -1053,7 +1020,7 @@ static void build_pts(struct ctx *c)
 
         pt->final = i >= c->ntasks;
         pt->pt = pt->final ? json_array_get(finally, i - c->ntasks) : json_array_get(tasks, i);
-        pt->name = str_or(str_at(pt->pt, "name"), "");
+        pt->name = jget_or(jget_str(pt->pt, "name"), "");
     }
 }
 
@@ -1124,9 +1091,9 @@ int pipelinerun_resolve(const struct pipelinerun_resolve_input *in,
         .err = reterr,
         .pr = in->pipelinerun,
         .status = json_object_get(in->pipelinerun, "status"),
-        .name = str_or(str_at(meta, "name"), ""),
-        .ns = str_or(str_at(meta, "namespace"), "default"),
-        .uid = str_or(str_at(meta, "uid"), ""),
+        .name = jget_or(jget_str(meta, "name"), ""),
+        .ns = jget_or(jget_str(meta, "namespace"), "default"),
+        .uid = jget_or(jget_str(meta, "uid"), ""),
     };
     struct pipelinerun_resolved *res;
     int r;

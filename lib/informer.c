@@ -5,6 +5,7 @@
  * on_error callback, and this file logs nothing above debug.
  */
 #include "lib/informer.h"
+#include "lib/jsonget.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -46,15 +47,10 @@ struct informer {
 
 /* ---- object helpers ---- */
 
-static const char *meta_str(const json_t *obj, const char *field)
-{
-    return json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
-}
-
 char *informer_key(const json_t *obj)
 {
-    const char *name = meta_str(obj, "name");
-    const char *ns = meta_str(obj, "namespace");
+    const char *name = jget_meta_str(obj, "name");
+    const char *ns = jget_meta_str(obj, "namespace");
 
     if (!name || !*name)
         return NULL;
@@ -286,14 +282,14 @@ int informer_apply_list(struct informer *inf, const json_t *list)
     }
     json_object_foreach(fresh, key, value) {
         const json_t *cached = json_object_get(inf->cache, key);
-        const char *have = meta_str(cached, "resourceVersion");
-        const char *rv = meta_str(value, "resourceVersion");
+        const char *have = jget_meta_str(cached, "resourceVersion");
+        const char *rv = jget_meta_str(value, "resourceVersion");
 
         if (cached && have && rv && strcmp(have, rv) == 0)
             continue; /* unchanged across the relist: no event */
         upsert(inf, key, json_incref(value));
     }
-    set_rv(inf, meta_str(list, "resourceVersion"));
+    set_rv(inf, jget_meta_str(list, "resourceVersion"));
     json_decref(gone);
     json_decref(fresh);
     mark_synced(inf);
@@ -307,7 +303,7 @@ static bool is_stale(const struct informer *inf, const char *rv, const json_t *c
         return false;
     if (inf->rv && !rv_is_newer(rv, inf->rv))
         return true;
-    return cached && !rv_is_newer(rv, meta_str(cached, "resourceVersion"));
+    return cached && !rv_is_newer(rv, jget_meta_str(cached, "resourceVersion"));
 }
 
 /*
@@ -317,7 +313,7 @@ static bool is_stale(const struct informer *inf, const char *rv, const json_t *c
  */
 static int apply_event(struct informer *inf, const char *type, const json_t *obj, bool from_stream)
 {
-    const char *rv = meta_str(obj, "resourceVersion");
+    const char *rv = jget_meta_str(obj, "resourceVersion");
     bool is_delete = strcmp(type, "DELETED") == 0;
     const json_t *cached;
     bool stale;
