@@ -50,3 +50,36 @@ tektite_stop() {
     fi
     TEKTITE_PID=
 }
+
+# tektite_deploy: install tektite in the cluster as a user does (make deploy: images pushed to
+# the local registry, crds/ and manifests/ applied) instead of running it on the host. It
+# watches every namespace, so the caller holds the exclusive cluster lock
+# (/tmp/tektite-cluster.lock) while it runs. tektite_undeploy (trapped at exit) keeps the
+# controller's log in $TEKTITE_LOG and deletes the Deployment, so later tests never race an
+# in-cluster controller.
+TEKTITE_SELECTOR=app.kubernetes.io/name=controller,app.kubernetes.io/component=controller
+
+tektite_deploy() {
+    local log=${TEKTITE_LOG%.log}-deploy.log
+    mkdir -p "$(dirname "$TEKTITE_LOG")"
+    if ! DEPLOY_TIMEOUT=180 KUBECONFIG="$KUBECONFIG" KUBECTL="$KUBECTL" \
+        make -C "$REPO" -j2 deploy > "$log" 2>&1; then
+        echo "make deploy failed (see $log):" >&2
+        tail -n 5 "$log" >&2
+        return 1
+    fi
+    TEKTITE_DEPLOYED=1
+    trap tektite_undeploy EXIT
+}
+
+tektite_undeploy() {
+    [ -n "${TEKTITE_DEPLOYED:-}" ] || return 0
+    "$KUBECTL" -n tekton-pipelines logs -l "$TEKTITE_SELECTOR" --tail=-1 > "$TEKTITE_LOG" 2>&1 || true
+    "$KUBECTL" -n tekton-pipelines delete deploy tekton-pipelines-controller --wait=true \
+        --timeout=60s > /dev/null 2>&1 || true
+    if grep -q '"level":"error"' "$TEKTITE_LOG"; then
+        echo "the deployed tektite-controller logged errors (see $TEKTITE_LOG):" >&2
+        grep '"level":"error"' "$TEKTITE_LOG" | tail -3 >&2
+    fi
+    TEKTITE_DEPLOYED=
+}
