@@ -16,6 +16,7 @@
 #include "controller/caches.h"
 #include "controller/childname.h"
 #include "controller/podspec.h"
+#include "controller/sidecarstop.h"
 #include "controller/taskrun_resolve.h"
 #include "controller/taskrun_status.h"
 #include "controller/tekton_config.h"
@@ -34,6 +35,7 @@ struct taskrun_controller {
     struct kube_client *kc;
     struct caches *caches; /* borrowed */
     char *entrypoint_image;
+    char *nop_image; /* replaces running sidecars once the steps are done (§3.10) */
     char *release;
     struct registry *registry; /* borrowed; may be NULL */
     char *platform;
@@ -276,6 +278,25 @@ static void fail_pod_creation(struct pass *p, const char *why)
         pass_end(p, r);
 }
 
+/* The nop-image patch of p->taskrun's Pod was refused ('why'): record TaskRunStopSidecarFailed. */
+static void fail_stop_sidecars(struct pass *p, const char *why)
+{
+    const char *pod = str_at(json_object_get(p->taskrun, "status"), "podName");
+    char *msg = xasprintf("error stopping sidecars of TaskRun \"%s\": %s", pod ? pod : "", why);
+    json_t *status =
+        sidecarstop_failed_status(json_object_get(p->taskrun, "status"), msg, time(NULL));
+    json_t *tr = p->taskrun;
+    int r;
+
+    free(msg);
+    p->taskrun = NULL;
+    r = write_status(p, tr, status);
+    json_decref(status);
+    json_decref(tr);
+    if (r < 0)
+        pass_end(p, r);
+}
+
 static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
     struct pass *p = ctx;
@@ -292,7 +313,8 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
     }
     /* already there (a previous pass created it) or already gone: the watch will tell us */
     if ((rc == -EEXIST && strcmp(p->what, "delete pod") != 0) ||
-        (rc == -ENOENT && strcmp(p->what, "delete pod") == 0)) {
+        (rc == -ENOENT && strcmp(p->what, "delete pod") == 0) ||
+        (rc == -ENOENT && strcmp(p->what, "stop sidecars") == 0)) {
         pass_end(p, 0);
         return;
     }
@@ -300,6 +322,11 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
              json_pack("{s:s, s:s, s:i, s:s*, s:s*}", "key", p->key, "op", p->what, "code",
                        st ? st->http_code : 0, "reason", st ? st->reason : NULL, "error",
                        st ? st->message : strerror(-rc)));
+    /* a nop-image patch refused for good overwrites the outcome, as Tekton does (§3.10) */
+    if (p->taskrun && strcmp(p->what, "stop sidecars") == 0 && (rc == -EINVAL || rc == -EACCES)) {
+        fail_stop_sidecars(p, st && st->message ? st->message : strerror(-rc));
+        return;
+    }
     /* a Pod the API server refuses for good fails the run (Tekton's PodCreationFailed) */
     if (p->taskrun && (rc == -EINVAL || rc == -EACCES)) {
         fail_pod_creation(p, st && st->message ? st->message : strerror(-rc));
@@ -630,6 +657,54 @@ static int mark_pod_ready(struct pass *p, const json_t *pod)
     return r;
 }
 
+/* Replace running sidecars' images with the nop image (a JSON patch from sidecarstop). */
+static int stop_sidecars(struct pass *p, const json_t *taskrun, const json_t *pod,
+                         const json_t *patch)
+{
+    char *path = object_path("/api/v1", "pods", pod);
+    int r;
+
+    p->taskrun = json_deep_copy(taskrun); /* for TaskRunStopSidecarFailed */
+    p->written = CACHE_PODS;
+    p->what = "stop sidecars";
+    r = start_write(p, kube_patch(p->c->kc, path, KUBE_PATCH_JSON, patch, on_write_done, p));
+    free(path);
+    return r;
+}
+
+/*
+ * A finished run whose Pod still runs sidecars: one write towards stopping them (§3.10), the
+ * patch first, then status.sidecars as Tekton rebuilds it. Returns 0 with a write in flight, 2
+ * with nothing to do, or < 0.
+ */
+static int reconcile_done(struct pass *p, const json_t *cached, const json_t *pod,
+                          const struct sidecarstop_plan *plan)
+{
+    json_t *status;
+    int r;
+
+    if (plan->patch)
+        return stop_sidecars(p, cached, pod, plan->patch);
+    if (!plan->sidecars)
+        return 2;
+    status = json_deep_copy(json_object_get(cached, "status"));
+    json_object_set(status, "sidecars", plan->sidecars);
+    r = write_status(p, cached, status);
+    json_decref(status);
+    return r;
+}
+
+/* The Pod recorded in a TaskRun's status, from the cache, or NULL. */
+static const json_t *recorded_pod(const struct taskrun_controller *c, const json_t *taskrun)
+{
+    const char *pod_name = str_at(json_object_get(taskrun, "status"), "podName");
+
+    if (!pod_name || !*pod_name)
+        return NULL;
+    return informer_get(caches_get(c->caches, CACHE_PODS), meta_str(taskrun, "namespace"),
+                        pod_name);
+}
+
 /* What resolution needs from the caches: the referenced Task, when it is to be read. */
 static const json_t *referenced_task(const struct taskrun_controller *c, const json_t *taskrun)
 {
@@ -772,6 +847,14 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
             json_string_value(json_object_get(taskrun_status_condition(plan.status), "reason"));
 
         p->again = reason && strcmp(reason, "ToBeRetried") == 0;
+        /* a run that ends with sidecars still running stops them next (§3.10) */
+        if (plan.done && in.pod) {
+            struct sidecarstop_plan stop;
+
+            sidecarstop_plan(plan.status, in.pod, c->nop_image, &stop);
+            p->again = p->again || stop.patch;
+            sidecarstop_plan_done(&stop);
+        }
         r = write_status(p, cached, plan.status);
     } else {
         r = 2; /* nothing to write */
@@ -786,6 +869,7 @@ out:
 static void process_key(void *ctx, struct workqueue *q, const char *key)
 {
     struct taskrun_controller *c = ctx;
+    struct sidecarstop_plan stop = {0};
     const json_t *cached;
     struct pass *p;
     int r;
@@ -797,11 +881,21 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
         return;
     }
     cached = informer_get_key(caches_get(c->caches, CACHE_TASKRUNS), key);
-    if (!cached || taskrun_status_is_done(json_object_get(cached, "status"))) {
+    if (!cached) {
         workqueue_done(q, key, 0);
         return;
     }
+    /* done is done, but for sidecars that outlive the steps (§3.10) */
+    if (taskrun_status_is_done(json_object_get(cached, "status"))) {
+        sidecarstop_plan(json_object_get(cached, "status"), recorded_pod(c, cached), c->nop_image,
+                         &stop);
+        if (!stop.patch && !stop.sidecars) {
+            workqueue_done(q, key, 0);
+            return;
+        }
+    }
     if (!workqueue_write_allowed(q, key)) {
+        sidecarstop_plan_done(&stop);
         workqueue_done(q, key, 0);
         return;
     }
@@ -809,7 +903,11 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
     p->c = c;
     p->key = xstrdup(key);
     p->written = CACHE_COUNT;
-    r = reconcile_taskrun(p, cached);
+    if (stop.patch || stop.sidecars)
+        r = reconcile_done(p, cached, recorded_pod(c, cached), &stop);
+    else
+        r = reconcile_taskrun(p, cached);
+    sidecarstop_plan_done(&stop);
     if (r == 0)
         return; /* a write is in flight; on_write_done ends the pass */
     if (r < 0)
@@ -839,12 +937,15 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
     c->kc = kc;
     c->caches = caches;
     c->entrypoint_image = xstrdup(opts->entrypoint_image);
+    /* our entrypoint image doubles as Tekton's nop image: its default command exits 0 */
+    c->nop_image = xstrdup(opts->nop_image ? opts->nop_image : opts->entrypoint_image);
     c->release = xstrdup(opts->release ? opts->release : "devel");
     c->registry = opts->registry;
     c->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
     if (r < 0) {
         free(c->entrypoint_image);
+        free(c->nop_image);
         free(c->release);
         free(c->platform);
         free(c);
@@ -868,6 +969,7 @@ static void on_queue_closed(void *ctx)
     struct taskrun_controller *c = ctx;
 
     free(c->entrypoint_image);
+    free(c->nop_image);
     free(c->release);
     free(c->platform);
     if (c->closed_cb)
