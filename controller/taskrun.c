@@ -68,7 +68,8 @@ struct pass {
     /* podspec's image_configs, filled by this pass's lookups (the registry caches by digest
      * and re-checks tags after a short TTL) */
     json_t *image_configs;
-    bool again; /* the plan had more to write: run another pass after this one */
+    json_t *limit_ranges; /* the namespace's LimitRange objects, read before building */
+    bool again;           /* the plan had more to write: run another pass after this one */
 };
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -231,6 +232,7 @@ static void pass_free(struct pass *p)
     json_decref(p->pull_secrets);
     free(p->lookup_error);
     json_decref(p->image_configs);
+    json_decref(p->limit_ranges);
     free(p->key);
     free(p);
 }
@@ -496,6 +498,7 @@ static void build_and_create_pod(struct pass *p)
 
     opts.credential_secrets = p->secrets;
     opts.image_configs = p->image_configs;
+    opts.limit_ranges = p->limit_ranges;
     r = podspec_build(p->pod_taskrun, p->pod_taskspec, &opts, &pod, &perr);
     /*
      * One round of lookups per pass: an image still missing after it (its index has no entry
@@ -520,6 +523,39 @@ static void build_and_create_pod(struct pass *p)
 }
 
 static void fetch_next_secret(struct pass *p);
+
+static void on_limit_ranges(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
+{
+    struct pass *p = ctx;
+
+    if (rc == -ECANCELED) {
+        pass_end(p, 0);
+        return;
+    }
+    /* without the list the Pod still runs; the API server's LimitRanger still applies */
+    if (rc < 0)
+        log_warn("cannot list limitranges, ignoring",
+                 json_pack("{s:s, s:s*}", "key", p->key, "error",
+                           st && st->message ? st->message : strerror(-rc)));
+    else
+        p->limit_ranges = json_deep_copy(json_object_get(obj, "items"));
+    build_and_create_pod(p);
+}
+
+/*
+ * Read the namespace's LimitRanges (Tekton reads them from an informer; one list per Pod
+ * created costs less than a watch on every namespace), then build the Pod.
+ */
+static void fetch_limit_ranges(struct pass *p)
+{
+    char *path =
+        kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "limitranges", NULL, NULL);
+    int r = kube_get(p->c->kc, path, on_limit_ranges, p);
+
+    free(path);
+    if (r < 0)
+        pass_end(p, r);
+}
 
 static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
@@ -549,7 +585,7 @@ static void fetch_next_secret(struct pass *p)
     else
         name = json_string_value(json_array_get(p->pull_secret_names, p->next_pull_secret++));
     if (!name) {
-        build_and_create_pod(p);
+        fetch_limit_ranges(p);
         return;
     }
     path = kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "secrets", name, NULL);

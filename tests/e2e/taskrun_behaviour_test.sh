@@ -4,6 +4,8 @@
 #   sidecars  a TaskRun whose sidecars never end on their own (`sleep infinity`, a script loop)
 #             ends Succeeded as soon as its step does; the sidecars are then restarted from
 #             the nop image, the Pod ends, and status.sidecars shows them terminated.
+#   resources a LimitRange's defaultRequest is shared among the steps (min as the floor), and
+#             TaskRun spec.computeResources is divided among the steps, as Tekton does.
 # e2e-timeout: 600
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -116,4 +118,68 @@ if [ "$reason" = Succeeded ]; then
     ok sidecars/outcome-kept
 else
     not_ok sidecars/outcome-kept "reason became $reason"
+fi
+
+# ---- LimitRange and TaskRun computeResources reach the step containers ----
+# Without tektite's share, the API server's LimitRanger would give every step the whole
+# defaultRequest (200m, 256Mi); Tekton divides it among the steps, with min as the floor.
+if ! out=$(k apply -f - 2>&1 << EOF2
+apiVersion: v1
+kind: LimitRange
+metadata: {name: steps}
+spec:
+  limits:
+    - type: Container
+      defaultRequest: {cpu: 200m, memory: 256Mi}
+      min: {memory: 64Mi}
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: limited}
+spec:
+  taskSpec:
+    steps:
+      - {name: one, image: $image, script: "true"}
+      - {name: two, image: $image, script: "true"}
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: shared}
+spec:
+  computeResources:
+    requests: {cpu: 300m}
+    limits: {memory: 512Mi}
+  taskSpec:
+    steps:
+      - {name: one, image: $image, script: "true", computeResources: {requests: {cpu: "1"}}}
+      - {name: two, image: $image, script: "true"}
+EOF2
+); then
+    not_ok resources/apply "$out"
+    exit 1
+fi
+# step_resources POD: "name cpu memory memlimit" per step container
+step_resources() {
+    k get pod "$1" -o jsonpath='{range .spec.containers[*]}{.name} {.resources.requests.cpu} {.resources.requests.memory} {.resources.limits.memory}{"\n"}{end}' 2>&1
+}
+for tr in limited shared; do
+    if wait_tr_done "$tr" 120 && [ "$(tr_field "$tr" '{.status.conditions[0].reason}')" = Succeeded ]; then
+        ok "resources/$tr-succeeded"
+    else
+        not_ok "resources/$tr-succeeded" "$(tr_field "$tr" '{.status.conditions[0].reason}: {.status.conditions[0].message}') $(pod_why "$tr-pod")"
+    fi
+done
+got=$(step_resources limited-pod)
+want=$'step-one 100m 128Mi \nstep-two 100m 128Mi '
+if [ "$got" = "$want" ]; then
+    ok resources/limitrange-default-request-shared
+else
+    not_ok resources/limitrange-default-request-shared "got: $(tr '\n' '|' <<< "$got") want: $(tr '\n' '|' <<< "$want")"
+fi
+got=$(step_resources shared-pod)
+want=$'step-one 150m 128Mi 512Mi\nstep-two 150m 128Mi 512Mi'
+if [ "$got" = "$want" ]; then
+    ok resources/taskrun-compute-resources-shared
+else
+    not_ok resources/taskrun-compute-resources-shared "got: $(tr '\n' '|' <<< "$got") want: $(tr '\n' '|' <<< "$want")"
 fi
