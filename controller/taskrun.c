@@ -15,6 +15,7 @@
 
 #include "controller/caches.h"
 #include "controller/childname.h"
+#include "controller/events.h"
 #include "controller/podspec.h"
 #include "controller/sidecarstop.h"
 #include "controller/taskrun_resolve.h"
@@ -69,7 +70,10 @@ struct pass {
      * and re-checks tags after a short TTL) */
     json_t *image_configs;
     json_t *limit_ranges; /* the namespace's LimitRange objects, read before building */
-    bool again;           /* the plan had more to write: run another pass after this one */
+    /* a status write's Succeeded condition before and after, for its Event (events.h) */
+    json_t *cond_before;
+    json_t *cond_after;
+    bool again; /* the plan had more to write: run another pass after this one */
 };
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -233,6 +237,8 @@ static void pass_free(struct pass *p)
     free(p->lookup_error);
     json_decref(p->image_configs);
     json_decref(p->limit_ranges);
+    json_decref(p->cond_before);
+    json_decref(p->cond_after);
     free(p->key);
     free(p);
 }
@@ -306,6 +312,11 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
     if (rc == 0 && obj) {
         if (p->written != CACHE_COUNT)
             informer_apply_event(caches_get(p->c->caches, p->written), "MODIFIED", obj);
+        /* the Event follows the state it reports, and is not waited for (events.h) */
+        if (strcmp(p->what, "update status") == 0 &&
+            events_record(p->c->kc, obj, "tekton.dev/v1", "TaskRun", "TaskRun", p->cond_before,
+                          p->cond_after) > 0)
+            p->c->stats.events++;
         pass_end(p, 0);
         return;
     }
@@ -357,6 +368,10 @@ static int write_status(struct pass *p, const json_t *taskrun, const json_t *sta
     json_object_set_new(body, "status", json_deep_copy(status));
     p->written = CACHE_TASKRUNS;
     p->what = "update status";
+    json_decref(p->cond_before);
+    json_decref(p->cond_after);
+    p->cond_before = json_deep_copy(taskrun_status_condition(json_object_get(taskrun, "status")));
+    p->cond_after = json_deep_copy(taskrun_status_condition(status));
     r = start_write(p, kube_update_status(p->c->kc, path, body, on_write_done, p));
     json_decref(body);
     free(path);

@@ -6,6 +6,8 @@
 #             the nop image, the Pod ends, and status.sidecars shows them terminated.
 #   resources a LimitRange's defaultRequest is shared among the steps (min as the floor), and
 #             TaskRun spec.computeResources is divided among the steps, as Tekton does.
+#   events    Started, Running, Succeeded (Normal) and Failed (Warning) Events on TaskRuns and
+#             a PipelineRun, with the condition's message, as `kubectl get events` shows them.
 # e2e-timeout: 600
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -182,4 +184,68 @@ if [ "$got" = "$want" ]; then
     ok resources/taskrun-compute-resources-shared
 else
     not_ok resources/taskrun-compute-resources-shared "got: $(tr '\n' '|' <<< "$got") want: $(tr '\n' '|' <<< "$want")"
+fi
+
+# ---- Kubernetes Events on state changes, as Tekton emits them ----
+if ! out=$(k apply -f - 2>&1 << EOF2
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: fails}
+spec:
+  taskSpec:
+    steps:
+      - {name: boom, image: $image, script: "exit 3"}
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: one}
+spec:
+  tasks:
+    - name: only
+      taskSpec:
+        steps:
+          - {name: hi, image: $image, script: "true"}
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata: {name: one-run}
+spec:
+  pipelineRef: {name: one}
+EOF2
+); then
+    not_ok events/apply "$out"
+    exit 1
+fi
+wait_tr_done fails 120 || true
+for ((i = 0; i < 120; i++)); do
+    s=$(k get pipelinerun one-run -o jsonpath='{.status.conditions[0].status}' 2>/dev/null || true)
+    [ "$s" = True ] || [ "$s" = False ] && break
+    sleep 1
+done
+# events_of KIND NAME: "type reason" lines, oldest first
+events_of() {
+    k get events --field-selector "involvedObject.kind=$1,involvedObject.name=$2" \
+        --sort-by=.firstTimestamp -o jsonpath='{range .items[*]}{.type} {.reason} {.source.component}{"\n"}{end}' 2>&1
+}
+# has_events KIND NAME LINE...: every LINE is among NAME's events
+has_events() {
+    local kind=$1 name=$2 got line
+    shift 2
+    got=$(events_of "$kind" "$name")
+    for line in "$@"; do
+        grep -qxF -- "$line" <<< "$got" || { echo "missing '$line' in: $(tr '\n' '|' <<< "$got")"; return 1; }
+    done
+}
+check events/taskrun-started-running-succeeded has_events TaskRun limited \
+    "Normal Started TaskRun" "Normal Running TaskRun" "Normal Succeeded TaskRun"
+check events/taskrun-failed-is-a-warning has_events TaskRun fails \
+    "Normal Started TaskRun" "Warning Failed TaskRun"
+check events/pipelinerun-started-succeeded has_events PipelineRun one-run \
+    "Normal Started PipelineRun" "Normal Succeeded PipelineRun"
+msg=$(k get events --field-selector involvedObject.kind=TaskRun,involvedObject.name=fails,reason=Failed \
+    -o jsonpath='{.items[0].message}' 2>&1)
+if [ "$msg" = "$(tr_field fails '{.status.conditions[0].message}')" ] && [ -n "$msg" ]; then
+    ok events/failed-message-is-the-condition-message
+else
+    not_ok events/failed-message-is-the-condition-message "event '$msg', condition '$(tr_field fails '{.status.conditions[0].message}')'"
 fi
