@@ -162,10 +162,14 @@ static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_
 /*
  * How soon a Pod change must reach its TaskRun. Most Pod updates only move step states along
  * (waiting, running), and the kubelet sends several in a row: gathering them for a moment
- * saves status writes and passes. A finished Pod (the run's outcome) and a running Pod that
- * still waits for its ready annotation (step 0 is blocked on it) go at once.
+ * saves status writes and passes. A Pending Pod's progress (scheduled, init containers, image
+ * pulls) is gathered for longer: nothing waits on it, and the status already says Pending.
+ * A finished Pod (the run's outcome) and a running Pod that still waits for its ready
+ * annotation (step 0 is blocked on it) go at once; the earliest deadline wins, so a later
+ * urgent event is never held back by an earlier delayed one.
  */
 #define POD_PROGRESS_DELAY_MS 500
+#define POD_PENDING_DELAY_MS  1500
 
 static uint64_t pod_event_delay_ms(const json_t *pod)
 {
@@ -177,12 +181,79 @@ static uint64_t pod_event_delay_ms(const json_t *pod)
         return 0;
     if (strcmp(phase, "Running") == 0 && !json_object_get(annotations, "tekton.dev/ready"))
         return 0;
+    if (strcmp(phase, "Running") != 0)
+        return POD_PENDING_DELAY_MS;
     return POD_PROGRESS_DELAY_MS;
+}
+
+/*
+ * Whether an event of 'pod' (NULL for a deletion) can change anything for its TaskRun. A run
+ * that is not done, or not in the cache yet, always looks; a done run only while its sidecars
+ * still need stopping (§3.10). This keeps finished runs' Pod churn (containers ending, the
+ * Pod going Succeeded, its deletion) from costing passes.
+ */
+static bool pod_event_matters(const struct taskrun_controller *c, const char *ns, const char *owner,
+                              const json_t *pod)
+{
+    const json_t *tr = informer_get(caches_get(c->caches, CACHE_TASKRUNS), ns, owner);
+    struct sidecarstop_plan stop;
+    bool matters;
+
+    if (!tr || !taskrun_status_is_done(json_object_get(tr, "status")))
+        return true;
+    sidecarstop_plan(json_object_get(tr, "status"), pod, c->nop_image, &stop);
+    matters = stop.patch || stop.sidecars;
+    sidecarstop_plan_done(&stop);
+    return matters;
+}
+
+static void enqueue_pod_owner(struct taskrun_controller *c, const json_t *pod, bool deleted,
+                              uint64_t delay_ms)
+{
+    const json_t *refs = json_object_get(json_object_get(pod, "metadata"), "ownerReferences");
+    const json_t *ref;
+    size_t i;
+
+    json_array_foreach(refs, i, ref) {
+        if (json_is_true(json_object_get(ref, "controller")) &&
+            strcmp(str_at(ref, "kind") ? str_at(ref, "kind") : "", "TaskRun") == 0 &&
+            str_at(ref, "name") &&
+            pod_event_matters(c, meta_str(pod, "namespace"), str_at(ref, "name"),
+                              deleted ? NULL : pod))
+            enqueue_key(c, meta_str(pod, "namespace"), str_at(ref, "name"), delay_ms);
+    }
+}
+
+static void on_pod_add(void *ctx, const json_t *obj)
+{
+    enqueue_pod_owner(ctx, obj, false, 0);
+}
+
+static void on_pod_delete(void *ctx, const json_t *obj)
+{
+    enqueue_pod_owner(ctx, obj, true, 0);
+}
+
+/*
+ * What the status planner and the pass read from a Pod: its status, its annotations (ready,
+ * cancel) and whether it is being deleted. An update that changes none of them (the kubelet
+ * refreshing a probe time, managedFields) cannot change the plan, so it costs no pass.
+ */
+static bool pod_inputs_equal(const json_t *a, const json_t *b)
+{
+    const json_t *ma = json_object_get(a, "metadata");
+    const json_t *mb = json_object_get(b, "metadata");
+
+    return same_member(a, b, "status") && same_member(ma, mb, "annotations") &&
+           same_member(ma, mb, "deletionTimestamp");
 }
 
 static void on_pod_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 {
-    enqueue_owner(ctx, new_obj, pod_event_delay_ms(new_obj));
+    /* a resync delivers old == new and always looks */
+    if (old_obj != new_obj && pod_inputs_equal(old_obj, new_obj))
+        return;
+    enqueue_pod_owner(ctx, new_obj, false, pod_event_delay_ms(new_obj));
 }
 
 /* ---- the pass ---- */
@@ -884,6 +955,11 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
         p->again = status_changed;
         r = delete_pod(p, in.pod);
     } else if (plan.create_pod && !in.pod && pi.resolved) {
+        /*
+         * The status (startTime, podName, Pending) follows at once rather than with the Pod's
+         * first progress event, which is gathered for a while (POD_PENDING_DELAY_MS).
+         */
+        p->again = status_changed;
         tr_for_pod = taskrun_for_pod(pi.taskrun, pi.resolved);
         r = create_pod(p, tr_for_pod, cached, pi.resolved);
     } else if (plan.mark_ready && in.pod) {
@@ -975,7 +1051,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
 {
     struct taskrun_controller *c = xcalloc(1, sizeof(*c));
     struct informer_handler taskruns = {on_taskrun_add, on_taskrun_update, NULL, c};
-    struct informer_handler pods = {on_child_add, on_pod_update, on_child_add, c};
+    struct informer_handler pods = {on_pod_add, on_pod_update, on_pod_delete, c};
     struct informer_handler children = {on_child_add, on_child_update, on_child_add, c};
     struct workqueue_options q = {
         .max_active = opts->workers ? opts->workers : 4,
