@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "controller/caches.h"
+#include "controller/events.h"
 #include "controller/pipelinerun_plan.h"
 #include "controller/taskrun_status.h"
 #include "lib/informer.h"
@@ -50,6 +51,9 @@ struct write {
     int cache; /* the caches_kind the answer refreshes, or CACHE_COUNT */
     const char *what;
     bool exists_ok; /* AlreadyExists is success (deterministic child names) */
+    /* a status write's Succeeded condition before and after, for its Event (events.h) */
+    json_t *cond_before;
+    json_t *cond_after;
 };
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -140,6 +144,13 @@ static void pass_end(struct pass *p)
     free(p);
 }
 
+static void write_free(struct write *w)
+{
+    json_decref(w->cond_before);
+    json_decref(w->cond_after);
+    free(w);
+}
+
 static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
     struct write *w = ctx;
@@ -147,6 +158,11 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
 
     if (rc == 0 && obj && w->cache != CACHE_COUNT)
         informer_apply_event(caches_get(p->c->caches, w->cache), "MODIFIED", obj);
+    /* the Event follows the state it reports, and is not waited for (events.h) */
+    if (rc == 0 && obj && strcmp(w->what, "update status") == 0 &&
+        events_record(p->c->kc, obj, "tekton.dev/v1", "PipelineRun", "PipelineRun", w->cond_before,
+                      w->cond_after) > 0)
+        p->c->stats.events++;
     if (rc < 0 && rc != -ECANCELED && !(rc == -EEXIST && w->exists_ok)) {
         log_warn("api write failed",
                  json_pack("{s:s, s:s, s:i, s:s*, s:s*}", "key", p->key, "op", w->what, "code",
@@ -155,7 +171,7 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
         if (p->rc == 0)
             p->rc = rc;
     }
-    free(w);
+    write_free(w);
     if (--p->pending == 0)
         pass_end(p);
 }
@@ -164,7 +180,7 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
 static void started(struct pass *p, struct write *w, int r)
 {
     if (r < 0) {
-        free(w);
+        write_free(w);
         if (p->rc == 0)
             p->rc = r;
         return;
@@ -246,6 +262,8 @@ static void write_status(struct pass *p, const json_t *run, const json_t *status
     json_t *body = json_deep_copy(run);
     struct write *w = write_new(p, CACHE_PIPELINERUNS, "update status", false);
 
+    w->cond_before = json_deep_copy(taskrun_status_condition(json_object_get(run, "status")));
+    w->cond_after = json_deep_copy(taskrun_status_condition(status));
     json_object_set_new(body, "status", json_deep_copy(status));
     started(p, w, kube_update_status(p->c->kc, path, body, on_write_done, w));
     json_decref(body);

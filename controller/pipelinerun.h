@@ -22,6 +22,7 @@ struct pipelinerun_controller_options {
 struct pipelinerun_controller_stats {
     uint64_t reconciles; /* passes run */
     uint64_t writes;     /* API writes issued */
+    uint64_t events;     /* Kubernetes Events posted (side effects, not counted as writes) */
 };
 
 /*

@@ -3,9 +3,9 @@
 /*
  * The Pod planner: TaskRun + resolved TaskSpec -> Pod JSON, following Tekton v1.15.0's pod
  * builder (workspaces, stepTemplate merge, scripts, entrypoint args, mounts, volumes, pod
- * template, credential secrets, default container resources). Leaves out, on purpose:
- * LimitRange defaulting and TaskRun-level computeResources (both need quantity arithmetic),
- * native Kubernetes sidecars, sidecar-logs results, debug and Windows scripts.
+ * template, credential secrets, default container resources, TaskRun-level computeResources
+ * and LimitRange step requests through controller/resources). Leaves out, on purpose: native
+ * Kubernetes sidecars, sidecar-logs results, debug and Windows scripts.
  */
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 
 #include "controller/childname.h"
 #include "controller/goduration.h"
+#include "controller/resources.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 
@@ -1555,7 +1556,6 @@ static void apply_affinity_assistant(const json_t *tr, json_t *spec)
 static int check_inputs(struct build *b)
 {
     const json_t *meta = json_object_get(b->tr, "metadata");
-    const json_t *spec = json_object_get(b->tr, "spec");
 
     b->tr_name = str_at(meta, "name");
     b->ns = str_at(meta, "namespace");
@@ -1568,9 +1568,6 @@ static int check_inputs(struct build *b)
         return fail(b, -EINVAL, "task spec of taskrun '%s/%s' has no steps", b->ns, b->tr_name);
     if (!b->opts || !b->opts->entrypoint_image)
         return fail(b, -EINVAL, "no entrypoint image configured");
-    if (nonempty_object(json_object_get(spec, "computeResources")))
-        return fail(b, -EOPNOTSUPP, "spec.computeResources of taskrun '%s/%s' is not supported yet",
-                    b->ns, b->tr_name);
     return 0;
 }
 
@@ -1658,6 +1655,9 @@ int podspec_build(const json_t *taskrun, const json_t *taskspec, const struct po
             goto out;
         json_array_append_new(containers, c);
     }
+    /* TaskRun-level computeResources, shared out among the steps (§11.1) */
+    resources_apply_taskrun(containers,
+                            json_object_get(json_object_get(taskrun, "spec"), "computeResources"));
     json_array_foreach(b.sidecars, i, item) {
         json_t *c = NULL;
 
@@ -1703,6 +1703,8 @@ int podspec_build(const json_t *taskrun, const json_t *taskspec, const struct po
 
     pod = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "Pod", "metadata",
                     build_metadata(&b, pod_name), "spec", spec);
+    /* Tekton's LimitRange transformer runs on the assembled Pod */
+    resources_apply_limitranges(pod, opts->limit_ranges);
     *ret_pod = pod;
     r = 0;
 out:

@@ -53,6 +53,12 @@ struct podspec_options {
      * specific entry wins; user containers take it only when they set no resources. NULL: none.
      */
     const json_t *default_container_resources;
+    /*
+     * The LimitRange objects of the TaskRun's namespace (an array, in the API's list order):
+     * step requests are defaulted from them as Tekton does (controller/resources.h). NULL or
+     * empty: none.
+     */
+    const json_t *limit_ranges;
     /* config-defaults default-forbidden-env as a JSON array of names, or NULL */
     const json_t *forbidden_env;
     /*

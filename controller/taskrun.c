@@ -15,7 +15,9 @@
 
 #include "controller/caches.h"
 #include "controller/childname.h"
+#include "controller/events.h"
 #include "controller/podspec.h"
+#include "controller/sidecarstop.h"
 #include "controller/taskrun_resolve.h"
 #include "controller/taskrun_status.h"
 #include "controller/tekton_config.h"
@@ -34,6 +36,7 @@ struct taskrun_controller {
     struct kube_client *kc;
     struct caches *caches; /* borrowed */
     char *entrypoint_image;
+    char *nop_image; /* replaces running sidecars once the steps are done (§3.10) */
     char *release;
     struct registry *registry; /* borrowed; may be NULL */
     char *platform;
@@ -66,6 +69,10 @@ struct pass {
     /* podspec's image_configs, filled by this pass's lookups (the registry caches by digest
      * and re-checks tags after a short TTL) */
     json_t *image_configs;
+    json_t *limit_ranges; /* the namespace's LimitRange objects, read before building */
+    /* a status write's Succeeded condition before and after, for its Event (events.h) */
+    json_t *cond_before;
+    json_t *cond_after;
     bool again; /* the plan had more to write: run another pass after this one */
 };
 
@@ -155,10 +162,14 @@ static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_
 /*
  * How soon a Pod change must reach its TaskRun. Most Pod updates only move step states along
  * (waiting, running), and the kubelet sends several in a row: gathering them for a moment
- * saves status writes and passes. A finished Pod (the run's outcome) and a running Pod that
- * still waits for its ready annotation (step 0 is blocked on it) go at once.
+ * saves status writes and passes. A Pending Pod's progress (scheduled, init containers, image
+ * pulls) is gathered for longer: nothing waits on it, and the status already says Pending.
+ * A finished Pod (the run's outcome) and a running Pod that still waits for its ready
+ * annotation (step 0 is blocked on it) go at once; the earliest deadline wins, so a later
+ * urgent event is never held back by an earlier delayed one.
  */
 #define POD_PROGRESS_DELAY_MS 500
+#define POD_PENDING_DELAY_MS  1500
 
 static uint64_t pod_event_delay_ms(const json_t *pod)
 {
@@ -170,12 +181,79 @@ static uint64_t pod_event_delay_ms(const json_t *pod)
         return 0;
     if (strcmp(phase, "Running") == 0 && !json_object_get(annotations, "tekton.dev/ready"))
         return 0;
+    if (strcmp(phase, "Running") != 0)
+        return POD_PENDING_DELAY_MS;
     return POD_PROGRESS_DELAY_MS;
+}
+
+/*
+ * Whether an event of 'pod' (NULL for a deletion) can change anything for its TaskRun. A run
+ * that is not done, or not in the cache yet, always looks; a done run only while its sidecars
+ * still need stopping (§3.10). This keeps finished runs' Pod churn (containers ending, the
+ * Pod going Succeeded, its deletion) from costing passes.
+ */
+static bool pod_event_matters(const struct taskrun_controller *c, const char *ns, const char *owner,
+                              const json_t *pod)
+{
+    const json_t *tr = informer_get(caches_get(c->caches, CACHE_TASKRUNS), ns, owner);
+    struct sidecarstop_plan stop;
+    bool matters;
+
+    if (!tr || !taskrun_status_is_done(json_object_get(tr, "status")))
+        return true;
+    sidecarstop_plan(json_object_get(tr, "status"), pod, c->nop_image, &stop);
+    matters = stop.patch || stop.sidecars;
+    sidecarstop_plan_done(&stop);
+    return matters;
+}
+
+static void enqueue_pod_owner(struct taskrun_controller *c, const json_t *pod, bool deleted,
+                              uint64_t delay_ms)
+{
+    const json_t *refs = json_object_get(json_object_get(pod, "metadata"), "ownerReferences");
+    const json_t *ref;
+    size_t i;
+
+    json_array_foreach(refs, i, ref) {
+        if (json_is_true(json_object_get(ref, "controller")) &&
+            strcmp(str_at(ref, "kind") ? str_at(ref, "kind") : "", "TaskRun") == 0 &&
+            str_at(ref, "name") &&
+            pod_event_matters(c, meta_str(pod, "namespace"), str_at(ref, "name"),
+                              deleted ? NULL : pod))
+            enqueue_key(c, meta_str(pod, "namespace"), str_at(ref, "name"), delay_ms);
+    }
+}
+
+static void on_pod_add(void *ctx, const json_t *obj)
+{
+    enqueue_pod_owner(ctx, obj, false, 0);
+}
+
+static void on_pod_delete(void *ctx, const json_t *obj)
+{
+    enqueue_pod_owner(ctx, obj, true, 0);
+}
+
+/*
+ * What the status planner and the pass read from a Pod: its status, its annotations (ready,
+ * cancel) and whether it is being deleted. An update that changes none of them (the kubelet
+ * refreshing a probe time, managedFields) cannot change the plan, so it costs no pass.
+ */
+static bool pod_inputs_equal(const json_t *a, const json_t *b)
+{
+    const json_t *ma = json_object_get(a, "metadata");
+    const json_t *mb = json_object_get(b, "metadata");
+
+    return same_member(a, b, "status") && same_member(ma, mb, "annotations") &&
+           same_member(ma, mb, "deletionTimestamp");
 }
 
 static void on_pod_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 {
-    enqueue_owner(ctx, new_obj, pod_event_delay_ms(new_obj));
+    /* a resync delivers old == new and always looks */
+    if (old_obj != new_obj && pod_inputs_equal(old_obj, new_obj))
+        return;
+    enqueue_pod_owner(ctx, new_obj, false, pod_event_delay_ms(new_obj));
 }
 
 /* ---- the pass ---- */
@@ -229,6 +307,9 @@ static void pass_free(struct pass *p)
     json_decref(p->pull_secrets);
     free(p->lookup_error);
     json_decref(p->image_configs);
+    json_decref(p->limit_ranges);
+    json_decref(p->cond_before);
+    json_decref(p->cond_after);
     free(p->key);
     free(p);
 }
@@ -276,6 +357,25 @@ static void fail_pod_creation(struct pass *p, const char *why)
         pass_end(p, r);
 }
 
+/* The nop-image patch of p->taskrun's Pod was refused ('why'): record TaskRunStopSidecarFailed. */
+static void fail_stop_sidecars(struct pass *p, const char *why)
+{
+    const char *pod = str_at(json_object_get(p->taskrun, "status"), "podName");
+    char *msg = xasprintf("error stopping sidecars of TaskRun \"%s\": %s", pod ? pod : "", why);
+    json_t *status =
+        sidecarstop_failed_status(json_object_get(p->taskrun, "status"), msg, time(NULL));
+    json_t *tr = p->taskrun;
+    int r;
+
+    free(msg);
+    p->taskrun = NULL;
+    r = write_status(p, tr, status);
+    json_decref(status);
+    json_decref(tr);
+    if (r < 0)
+        pass_end(p, r);
+}
+
 static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
     struct pass *p = ctx;
@@ -283,6 +383,11 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
     if (rc == 0 && obj) {
         if (p->written != CACHE_COUNT)
             informer_apply_event(caches_get(p->c->caches, p->written), "MODIFIED", obj);
+        /* the Event follows the state it reports, and is not waited for (events.h) */
+        if (strcmp(p->what, "update status") == 0 &&
+            events_record(p->c->kc, obj, "tekton.dev/v1", "TaskRun", "TaskRun", p->cond_before,
+                          p->cond_after) > 0)
+            p->c->stats.events++;
         pass_end(p, 0);
         return;
     }
@@ -292,7 +397,8 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
     }
     /* already there (a previous pass created it) or already gone: the watch will tell us */
     if ((rc == -EEXIST && strcmp(p->what, "delete pod") != 0) ||
-        (rc == -ENOENT && strcmp(p->what, "delete pod") == 0)) {
+        (rc == -ENOENT && strcmp(p->what, "delete pod") == 0) ||
+        (rc == -ENOENT && strcmp(p->what, "stop sidecars") == 0)) {
         pass_end(p, 0);
         return;
     }
@@ -300,6 +406,11 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
              json_pack("{s:s, s:s, s:i, s:s*, s:s*}", "key", p->key, "op", p->what, "code",
                        st ? st->http_code : 0, "reason", st ? st->reason : NULL, "error",
                        st ? st->message : strerror(-rc)));
+    /* a nop-image patch refused for good overwrites the outcome, as Tekton does (§3.10) */
+    if (p->taskrun && strcmp(p->what, "stop sidecars") == 0 && (rc == -EINVAL || rc == -EACCES)) {
+        fail_stop_sidecars(p, st && st->message ? st->message : strerror(-rc));
+        return;
+    }
     /* a Pod the API server refuses for good fails the run (Tekton's PodCreationFailed) */
     if (p->taskrun && (rc == -EINVAL || rc == -EACCES)) {
         fail_pod_creation(p, st && st->message ? st->message : strerror(-rc));
@@ -328,6 +439,10 @@ static int write_status(struct pass *p, const json_t *taskrun, const json_t *sta
     json_object_set_new(body, "status", json_deep_copy(status));
     p->written = CACHE_TASKRUNS;
     p->what = "update status";
+    json_decref(p->cond_before);
+    json_decref(p->cond_after);
+    p->cond_before = json_deep_copy(taskrun_status_condition(json_object_get(taskrun, "status")));
+    p->cond_after = json_deep_copy(taskrun_status_condition(status));
     r = start_write(p, kube_update_status(p->c->kc, path, body, on_write_done, p));
     json_decref(body);
     free(path);
@@ -469,6 +584,7 @@ static void build_and_create_pod(struct pass *p)
 
     opts.credential_secrets = p->secrets;
     opts.image_configs = p->image_configs;
+    opts.limit_ranges = p->limit_ranges;
     r = podspec_build(p->pod_taskrun, p->pod_taskspec, &opts, &pod, &perr);
     /*
      * One round of lookups per pass: an image still missing after it (its index has no entry
@@ -493,6 +609,39 @@ static void build_and_create_pod(struct pass *p)
 }
 
 static void fetch_next_secret(struct pass *p);
+
+static void on_limit_ranges(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
+{
+    struct pass *p = ctx;
+
+    if (rc == -ECANCELED) {
+        pass_end(p, 0);
+        return;
+    }
+    /* without the list the Pod still runs; the API server's LimitRanger still applies */
+    if (rc < 0)
+        log_warn("cannot list limitranges, ignoring",
+                 json_pack("{s:s, s:s*}", "key", p->key, "error",
+                           st && st->message ? st->message : strerror(-rc)));
+    else
+        p->limit_ranges = json_deep_copy(json_object_get(obj, "items"));
+    build_and_create_pod(p);
+}
+
+/*
+ * Read the namespace's LimitRanges (Tekton reads them from an informer; one list per Pod
+ * created costs less than a watch on every namespace), then build the Pod.
+ */
+static void fetch_limit_ranges(struct pass *p)
+{
+    char *path =
+        kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "limitranges", NULL, NULL);
+    int r = kube_get(p->c->kc, path, on_limit_ranges, p);
+
+    free(path);
+    if (r < 0)
+        pass_end(p, r);
+}
 
 static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
@@ -522,7 +671,7 @@ static void fetch_next_secret(struct pass *p)
     else
         name = json_string_value(json_array_get(p->pull_secret_names, p->next_pull_secret++));
     if (!name) {
-        build_and_create_pod(p);
+        fetch_limit_ranges(p);
         return;
     }
     path = kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "secrets", name, NULL);
@@ -628,6 +777,54 @@ static int mark_pod_ready(struct pass *p, const json_t *pod)
     json_decref(patch);
     free(path);
     return r;
+}
+
+/* Replace running sidecars' images with the nop image (a JSON patch from sidecarstop). */
+static int stop_sidecars(struct pass *p, const json_t *taskrun, const json_t *pod,
+                         const json_t *patch)
+{
+    char *path = object_path("/api/v1", "pods", pod);
+    int r;
+
+    p->taskrun = json_deep_copy(taskrun); /* for TaskRunStopSidecarFailed */
+    p->written = CACHE_PODS;
+    p->what = "stop sidecars";
+    r = start_write(p, kube_patch(p->c->kc, path, KUBE_PATCH_JSON, patch, on_write_done, p));
+    free(path);
+    return r;
+}
+
+/*
+ * A finished run whose Pod still runs sidecars: one write towards stopping them (§3.10), the
+ * patch first, then status.sidecars as Tekton rebuilds it. Returns 0 with a write in flight, 2
+ * with nothing to do, or < 0.
+ */
+static int reconcile_done(struct pass *p, const json_t *cached, const json_t *pod,
+                          const struct sidecarstop_plan *plan)
+{
+    json_t *status;
+    int r;
+
+    if (plan->patch)
+        return stop_sidecars(p, cached, pod, plan->patch);
+    if (!plan->sidecars)
+        return 2;
+    status = json_deep_copy(json_object_get(cached, "status"));
+    json_object_set(status, "sidecars", plan->sidecars);
+    r = write_status(p, cached, status);
+    json_decref(status);
+    return r;
+}
+
+/* The Pod recorded in a TaskRun's status, from the cache, or NULL. */
+static const json_t *recorded_pod(const struct taskrun_controller *c, const json_t *taskrun)
+{
+    const char *pod_name = str_at(json_object_get(taskrun, "status"), "podName");
+
+    if (!pod_name || !*pod_name)
+        return NULL;
+    return informer_get(caches_get(c->caches, CACHE_PODS), meta_str(taskrun, "namespace"),
+                        pod_name);
 }
 
 /* What resolution needs from the caches: the referenced Task, when it is to be read. */
@@ -758,6 +955,11 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
         p->again = status_changed;
         r = delete_pod(p, in.pod);
     } else if (plan.create_pod && !in.pod && pi.resolved) {
+        /*
+         * The status (startTime, podName, Pending) follows at once rather than with the Pod's
+         * first progress event, which is gathered for a while (POD_PENDING_DELAY_MS).
+         */
+        p->again = status_changed;
         tr_for_pod = taskrun_for_pod(pi.taskrun, pi.resolved);
         r = create_pod(p, tr_for_pod, cached, pi.resolved);
     } else if (plan.mark_ready && in.pod) {
@@ -772,6 +974,14 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
             json_string_value(json_object_get(taskrun_status_condition(plan.status), "reason"));
 
         p->again = reason && strcmp(reason, "ToBeRetried") == 0;
+        /* a run that ends with sidecars still running stops them next (§3.10) */
+        if (plan.done && in.pod) {
+            struct sidecarstop_plan stop;
+
+            sidecarstop_plan(plan.status, in.pod, c->nop_image, &stop);
+            p->again = p->again || stop.patch;
+            sidecarstop_plan_done(&stop);
+        }
         r = write_status(p, cached, plan.status);
     } else {
         r = 2; /* nothing to write */
@@ -786,6 +996,7 @@ out:
 static void process_key(void *ctx, struct workqueue *q, const char *key)
 {
     struct taskrun_controller *c = ctx;
+    struct sidecarstop_plan stop = {0};
     const json_t *cached;
     struct pass *p;
     int r;
@@ -797,11 +1008,21 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
         return;
     }
     cached = informer_get_key(caches_get(c->caches, CACHE_TASKRUNS), key);
-    if (!cached || taskrun_status_is_done(json_object_get(cached, "status"))) {
+    if (!cached) {
         workqueue_done(q, key, 0);
         return;
     }
+    /* done is done, but for sidecars that outlive the steps (§3.10) */
+    if (taskrun_status_is_done(json_object_get(cached, "status"))) {
+        sidecarstop_plan(json_object_get(cached, "status"), recorded_pod(c, cached), c->nop_image,
+                         &stop);
+        if (!stop.patch && !stop.sidecars) {
+            workqueue_done(q, key, 0);
+            return;
+        }
+    }
     if (!workqueue_write_allowed(q, key)) {
+        sidecarstop_plan_done(&stop);
         workqueue_done(q, key, 0);
         return;
     }
@@ -809,7 +1030,11 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
     p->c = c;
     p->key = xstrdup(key);
     p->written = CACHE_COUNT;
-    r = reconcile_taskrun(p, cached);
+    if (stop.patch || stop.sidecars)
+        r = reconcile_done(p, cached, recorded_pod(c, cached), &stop);
+    else
+        r = reconcile_taskrun(p, cached);
+    sidecarstop_plan_done(&stop);
     if (r == 0)
         return; /* a write is in flight; on_write_done ends the pass */
     if (r < 0)
@@ -826,7 +1051,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
 {
     struct taskrun_controller *c = xcalloc(1, sizeof(*c));
     struct informer_handler taskruns = {on_taskrun_add, on_taskrun_update, NULL, c};
-    struct informer_handler pods = {on_child_add, on_pod_update, on_child_add, c};
+    struct informer_handler pods = {on_pod_add, on_pod_update, on_pod_delete, c};
     struct informer_handler children = {on_child_add, on_child_update, on_child_add, c};
     struct workqueue_options q = {
         .max_active = opts->workers ? opts->workers : 4,
@@ -839,12 +1064,15 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
     c->kc = kc;
     c->caches = caches;
     c->entrypoint_image = xstrdup(opts->entrypoint_image);
+    /* our entrypoint image doubles as Tekton's nop image: its default command exits 0 */
+    c->nop_image = xstrdup(opts->nop_image ? opts->nop_image : opts->entrypoint_image);
     c->release = xstrdup(opts->release ? opts->release : "devel");
     c->registry = opts->registry;
     c->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
     if (r < 0) {
         free(c->entrypoint_image);
+        free(c->nop_image);
         free(c->release);
         free(c->platform);
         free(c);
@@ -868,6 +1096,7 @@ static void on_queue_closed(void *ctx)
     struct taskrun_controller *c = ctx;
 
     free(c->entrypoint_image);
+    free(c->nop_image);
     free(c->release);
     free(c->platform);
     if (c->closed_cb)

@@ -17,7 +17,9 @@ struct taskrun_controller;
 
 struct taskrun_controller_options {
     const char *entrypoint_image; /* image of the "prepare" init container (required) */
-    const char *release;          /* pipeline.tekton.dev/release on Pods */
+    /* replaces sidecars still running when the steps are done; NULL: the entrypoint image */
+    const char *nop_image;
+    const char *release; /* pipeline.tekton.dev/release on Pods */
     /* looks up the ENTRYPOINT of images whose steps give no command; NULL: such steps fail */
     struct registry *registry;
     const char *platform; /* the nodes' "os/arch", for multi-platform images */
@@ -29,6 +31,7 @@ struct taskrun_controller_options {
 struct taskrun_controller_stats {
     uint64_t reconciles; /* passes run */
     uint64_t writes;     /* API writes issued */
+    uint64_t events;     /* Kubernetes Events posted (side effects, not counted as writes) */
 };
 
 /*

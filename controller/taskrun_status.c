@@ -5,7 +5,7 @@
  * start, done, cancel, pending, timeout, fatal waiting reasons, Pod -> status conversion with
  * termination-message results, failure classification and retries. Leaves out: sidecar-logs
  * results, compressed termination messages, artifacts content, provenance, native sidecars,
- * stopping sidecars after completion, and the grace timeouts for image pulls.
+ * and the grace timeouts for image pulls. Stopping sidecars after completion is sidecarstop's.
  */
 
 #include <errno.h>

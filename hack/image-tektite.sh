@@ -7,7 +7,9 @@
 #   push                  build both and push them; print "controller=REF" and "entrypoint=REF",
 #                         each REF by digest, so a rebuild is always a new Pod spec
 # The entrypoint is static: its image is one layer holding the binary at /ko-app/entrypoint, the
-# path Tekton's Pods use. The controller is dynamic against bookworm's libraries: its image is a
+# path Tekton's Pods use; its default command is "entrypoint nop", which exits 0, so the image
+# also serves as Tekton's nop image (a sidecar still running when the steps end is restarted
+# from it). The controller is dynamic against bookworm's libraries: its image is a
 # base layer (the runtime libraries' shared-object closure taken from a debootstrap minbase root,
 # plus CA certificates and a passwd with uid 65532; no shell, no package manager), cached under
 # $LC_CACHE/layers keyed by the package list, and a thin layer with the binary. Both run as
@@ -96,7 +98,7 @@ build_entrypoint() {
     mkdir -p "$root/ko-app"
     install -m 0755 "$ep_bin" "$root/ko-app/entrypoint"
     "$here/mkoci.sh" "$out/entrypoint-oci" latest \
-        "{\"Entrypoint\":[\"/ko-app/entrypoint\"],\"User\":\"$USER_ID\"}" "$root"
+        "{\"Entrypoint\":[\"/ko-app/entrypoint\",\"nop\"],\"User\":\"$USER_ID\"}" "$root"
 }
 
 build_controller() {

@@ -512,6 +512,19 @@ static void test_entrypoint_init_bad_base64_fails_naming_script(void **state)
     assert_false(exists(script));
 }
 
+/* The image's default command "nop" (what a stopped sidecar restarts into) exits 0 at once,
+ * whatever the sidecar's own args are, and writes nothing. */
+static void test_entrypoint_nop_exits_zero_with_any_args(void **state)
+{
+    struct fixture *fx = *state;
+    const char *v[] = {fx->binary, "nop", "--port=8080", "-unknown-flag", "serve", NULL};
+    const char *bare[] = {fx->binary, "nop", NULL};
+
+    assert_int_equal(wait_exit(spawn(v, at(fx, "stderr")), 20), 0);
+    assert_string_equal(slurp(at(fx, "stderr")), "");
+    assert_int_equal(wait_exit(spawn(bare, at(fx, "stderr")), 20), 0);
+}
+
 static void test_entrypoint_stdout_path_tees_output_to_file(void **state)
 {
     struct fixture *fx = *state;
@@ -621,6 +634,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_entrypoint_init_copies_binary_links_steps_writes_scripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entrypoint_init_bad_base64_fails_naming_script, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_entrypoint_nop_exits_zero_with_any_args, setup,
                                         teardown),
     };
 

@@ -1135,6 +1135,34 @@ static void test_podspec_credential_secrets_become_flags_volumes_and_mounts(void
     json_decref(tr);
 }
 
+/* TaskRun computeResources, then default resources, then the LimitRange: Tekton's order. */
+static void test_podspec_taskrun_compute_resources_and_limitrange_reach_steps(void **state)
+{
+    json_t *tr = J(TR("\"computeResources\":{\"requests\":{\"cpu\":\"1\"},"
+                      "\"limits\":{\"memory\":\"1Gi\"}}"));
+    json_t *ts = J("{\"steps\":[{\"name\":\"a\",\"image\":\"i\",\"command\":[\"c\"]},"
+                   "{\"name\":\"b\",\"image\":\"i\",\"command\":[\"c\"],"
+                   "\"computeResources\":{\"requests\":{\"cpu\":\"9\"}}}],"
+                   "\"sidecars\":[{\"name\":\"s\",\"image\":\"x\"}]}");
+    json_t *lrs = J("[{\"spec\":{\"limits\":[{\"type\":\"Container\",\"defaultRequest\":"
+                    "{\"memory\":\"256Mi\",\"cpu\":\"4\"},\"min\":{\"memory\":\"200Mi\"}}]}}]");
+    json_t *want = J("{\"requests\":{\"cpu\":\"500m\",\"memory\":\"200Mi\"},"
+                     "\"limits\":{\"memory\":\"1Gi\"}}");
+    struct podspec_options o = default_options();
+    json_t *pod;
+
+    o.limit_ranges = lrs;
+    pod = build_ok(tr, ts, &o);
+    assert_json_equal_msg(json_object_get(container(pod, "step-a"), "resources"), want, "step-a");
+    assert_json_equal_msg(json_object_get(container(pod, "step-b"), "resources"), want, "step-b");
+    assert_null(json_object_get(container(pod, "sidecar-s"), "resources"));
+    json_decref(pod);
+    json_decref(want);
+    json_decref(lrs);
+    json_decref(ts);
+    json_decref(tr);
+}
+
 static void test_podspec_default_container_resources_most_specific_wins(void **state)
 {
     json_t *tr = J(TR(""));
@@ -1281,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_podspec_user_mount_at_workspace_replaces_implicit),
         cmocka_unit_test(test_podspec_credential_secrets_become_flags_volumes_and_mounts),
         cmocka_unit_test(test_podspec_default_container_resources_most_specific_wins),
+        cmocka_unit_test(test_podspec_taskrun_compute_resources_and_limitrange_reach_steps),
         cmocka_unit_test(test_podspec_hostile_shapes_never_crash),
     };
 
