@@ -11,6 +11,8 @@ PACKAGES=(
     clang clang-format cppcheck libclang-rt-14-dev
     # scripts
     jq curl git openssl
+    # the image-build walkthrough: hack/demo/maven-mirror.sh resolves the sample app on the host
+    maven openjdk-17-jdk-headless
 )
 
 missing=()

@@ -32,6 +32,7 @@ k() { "$KUBECTL" -n "$NS" "$@"; }
 "$here/serve.sh" start
 "$here/serve.sh" reset
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 lc_say "fresh namespace $NS"
 "$KUBECTL" delete namespace "$NS" --ignore-not-found --wait=false > /dev/null
 wait_for 180 "namespace $NS to go" sh -c "! '$KUBECTL' get namespace '$NS'" || exit 1
@@ -44,7 +45,7 @@ declare -A secs # "MODE RUN" -> seconds
 # build MODE RUN: start the Pipeline, wait for it (at most 15 minutes), record the duration of its
 # build-image TaskRun. Logs are shown for the first build only (Maven is verbose).
 build() {
-    local mode=$1 run=$2 pr status i d
+    local mode=$1 run=$2 pr status i d tr log layers bases
     if [ "$mode" = first ] && [ "$run" = 1 ]; then
         "$TKN" -n "$NS" pipeline start pipeline-clone-and-build --use-param-defaults \
             -p "IMAGE=$IMAGE" --workspace name=source,claimName=source-pvc --showlog ||
@@ -63,10 +64,15 @@ build() {
     done
     [ "$status" = True ] ||
         lc_die "PipelineRun $pr: ${status:-no status after 900s (is tektite running?)}: $(k get pipelinerun "$pr" -o jsonpath='{.status.conditions[0].message}' 2>&1)"
-    d=$(k get taskrun -l "tekton.dev/pipelineRun=$pr,tekton.dev/pipelineTask=build-image" -o json |
-        jq -r '.items[0].status | ((.completionTime | sub("\\.[0-9]+";"") | fromdateiso8601) - (.startTime | sub("\\.[0-9]+";"") | fromdateiso8601))')
+    tr=$(k get taskrun -l "tekton.dev/pipelineRun=$pr,tekton.dev/pipelineTask=build-image" -o json)
+    d=$(jq -r '.items[0].status | ((.completionTime | sub("\\.[0-9]+";"") | fromdateiso8601) - (.startTime | sub("\\.[0-9]+";"") | fromdateiso8601))' <<< "$tr")
     secs["$mode $run"]=$d
-    lc_say "$mode, run $run: $pr, image-build ${d}s, $(k get pipelinerun "$pr" -o jsonpath='{.status.results[?(@.name=="IMAGE_URL")].value}')"
+    # what kaniko says it took from a cache: RUN layers from the registry, base images from /cache
+    log=$(k logs "$(jq -r '.items[0].status.podName' <<< "$tr")" -c step-build-and-push 2>&1 || true)
+    layers=$(grep -c 'Using caching version of cmd' <<< "$log" || true)
+    bases=$(grep -c 'Found manifest at /cache/' <<< "$log" || true)
+    lc_say "$mode, run $run: $pr, image-build ${d}s, cached: $layers RUN layer(s), $bases base image(s);" \
+        "$(k get pipelinerun "$pr" -o jsonpath='{.status.results[?(@.name=="IMAGE_URL")].value}')"
 }
 
 # measure MODE: RUNS times, a one-line change then a build.
@@ -98,6 +104,7 @@ k apply -f "$ex/image-build-dep-cache.yaml" > /dev/null
 build dep-fill 1
 measure dep
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 "$TKN" -n "$NS" taskrun list
 
 median() { # median MODE
@@ -106,6 +113,11 @@ median() { # median MODE
         awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 base=$(median uncached)
+runs_line=
+for m in first uncached layer base dep; do
+    runs_line+="$m $(for ((r = 1; r <= RUNS; r++)); do echo -n "${secs["$m $r"]}s "; done | sed 's/ $//'), "
+done
+runs_line=${runs_line%, }
 echo
 printf '%-34s %10s %8s\n' "image-build TaskRun (median of $RUNS)" seconds ratio
 for m in "first:first build" "uncached:rebuild after a change, uncached" "layer:+ registry layer cache" \
@@ -113,4 +125,8 @@ for m in "first:first build" "uncached:rebuild after a change, uncached" "layer:
     med=$(median "${m%%:*}")
     printf '%-34s %10s %8s\n' "${m#*:}" "$med" "$(awk -v a="$med" -v b="$base" 'BEGIN {printf (b > 0) ? "%.2f" : "-", a / b}')"
 done
-echo "(ratio: against the uncached rebuild; kubectl -n $NS get pvc shows the caches)"
+echo "(ratio: against the uncached rebuild; each mode's runs: $runs_line)"
+echo "($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $load_start at the start, $load_end at the end)"
+echo
+echo "tektite stays deployed and namespace $NS keeps the runs and the caches (kubectl -n $NS get pvc)."
+echo "To remove them: hack/undeploy.sh; kubectl delete namespace $NS"
