@@ -69,15 +69,17 @@ api_requests() {
         END { print s - own }' "$1" "$2"
 }
 
-# reconciles BEFORE AFTER: the difference in reconcile counts on the controller's own /metrics:
-# tekton_pipelines_controller_reconcile_count (tektite) or knative's kn_workqueue_process /
-# reconcile counters (Tekton), summed over the TaskRun and PipelineRun reconcilers.
-RECONCILE_RE=${BENCH_RECONCILE_RE:-'^(tekton_pipelines_controller_reconcile_count|kn_workqueue_adds_total)[{ ]'}
+# reconciles BEFORE AFTER [PATTERN]: the difference in reconcile counts on the controller's own /metrics:
+# tekton_pipelines_controller_reconcile_count (tektite) or the count of knative's work-queue
+# processing histogram, one observation per reconcile (Tekton), summed over the TaskRun and
+# PipelineRun reconcilers' series.
+RECONCILE_RE=${BENCH_RECONCILE_RE:-'^(tekton_pipelines_controller_reconcile_count|kn_workqueue_process_duration[a-z_]*_count)[{ ]'}
+# PATTERN (default: either reconciler) picks the series by their labels.
 reconciles() {
-    awk -v re="$RECONCILE_RE" '
+    awk -v re="$RECONCILE_RE" -v pat="${3:-([Tt]ask[Rr]un|[Pp]ipeline[Rr]un)}" '
         function key(l) { sub(/ [0-9.e+]+$/, "", l); return l }
         function val(l) { return substr(l, match(l, / [0-9.e+]+$/) + 1) + 0 }
-        $0 !~ re || !/([Tt]ask[Rr]un|[Pp]ipeline[Rr]un)/ { next }
+        $0 !~ re || $0 !~ pat { next }
         NR == FNR { b[key($0)] = val($0); next }
         { s += val($0) - b[key($0)] }
         END { print s + 0 }' "$1" "$2"

@@ -17,8 +17,11 @@ row() { # label tekton-value tektite-value target [ratio override]
     printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "${5:-$(ratio "$3" "$2")}" "$4"
 }
 n=$(get "$k" concurrent) f=$(get "$k" fanout)
-runs_t=$(( $(get "$t" concurrent) + $(get "$t" fanout) + 2 ))
-runs_k=$(( n + f + 2 ))
+# sum ENV KEY...: the sum of KEYs' numeric values (absent ones count 0) plus the two fan tasks
+sum() { local e=$1; shift; for key in "$@"; do get "$e" "$key"; done | awk '$1 ~ /^[0-9]+$/ {s += $1} END {print s + 2}'; }
+# CPU is measured over the concurrent runs and the PipelineRun
+runs_t=$(sum "$t" concurrent fanout)
+runs_k=$(sum "$k" concurrent fanout)
 
 echo "| figure | Tekton $(get "$t" version) | tektite $(get "$k" version) | ratio tektite/Tekton | target |"
 echo "|---|---|---|---|---|"
@@ -51,8 +54,11 @@ row "admission webhook CPU over the same runs, s (tektite has none)" "$(get "$t"
 row "admission webhook peak RSS, MiB" "$(kib_mib "$(get "$t" webhook_peak_rss_kb)")" "-" "-" "-"
 row "API requests per TaskRun ($n at once)" "$(get "$t" many_api_per_run)" "$(get "$k" many_api_per_run)" "-"
 row "API requests per $f-task PipelineRun (its TaskRuns included)" "$(get "$t" fan_api)" "$(get "$k" fan_api)" "-"
-row "reconciles per TaskRun ($n at once)" "$(get "$t" many_reconciles_per_run)" "$(get "$k" many_reconciles_per_run)" "<= 4 (tektite)" \
-    "$(ratio "$(get "$k" many_reconciles_per_run)" "$(get "$t" many_reconciles_per_run)")"
-row "reconciles for the PipelineRun (TaskRuns included)" "$(get "$t" fan_reconciles)" "$(get "$k" fan_reconciles)" "-"
+# reconciles: totals since the controller started, over every TaskRun the phase created
+per() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
+rt=$(per "$(get "$t" tr_reconciles)" "$(sum "$t" n_one n_ten concurrent fanout)")
+rk=$(per "$(get "$k" tr_reconciles)" "$(sum "$k" n_one n_ten concurrent fanout)")
+row "reconciles per TaskRun (whole phase; $(get "$t" runs_before)/$(get "$k" runs_before) runs already in the cluster)" "$rt" "$rk" "<= 4 (tektite)"
+row "reconciles of the PipelineRun" "$(get "$t" pr_reconciles)" "$(get "$k" pr_reconciles)" "-"
 echo
 echo "Load average at the end of each phase: Tekton $(get "$t" load), tektite $(get "$k" load)."
