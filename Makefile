@@ -45,7 +45,7 @@ TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all unit check test e2e lint format bench clean help fuzz cluster-up cluster-down demo
-.PHONY: image deploy
+.PHONY: image deploy bench-compare
 
 all: $(CONTROLLER) $(ENTRYPOINT)
 
@@ -58,6 +58,7 @@ help:
 	@echo "lint     clang-format check, headers alone, cppcheck, banned functions"
 	@echo "format   rewrite C sources with clang-format"
 	@echo "bench    benchmarks (figures, never asserted)"
+	@echo "bench-compare  the same workloads on Tekton Pipelines and tektite, with ratios (docs/benchmarks.md)"
 	@echo "cluster-up / cluster-down   the local Kubernetes cluster (hack/)"
 	@echo "image    the controller and entrypoint images, as OCI layouts in $(BUILD)/images/"
 	@echo "deploy   push the images and install tektite on the cluster (hack/deploy.sh)"
@@ -131,6 +132,9 @@ deploy: all
 
 bench: all
 	hack/bench.sh
+
+bench-compare: all
+	hack/bench-compare.sh all
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 BANNED  := sprintf vsprintf strcpy strcat strncpy strncat strtok gets atoi atol gmtime localtime system

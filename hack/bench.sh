@@ -13,6 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
+. "$here/bench-lib.sh"
 N=${BENCH_N:-10}
 CONCURRENT=${BENCH_CONCURRENT:-200}
 OBJECTS=${BENCH_OBJECTS:-10000}
@@ -44,10 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # seconds between creationTimestamp and the Succeeded transition, ms resolution from the
 # controller's view is not available in the API, so use our own clock around kubectl.

@@ -1,0 +1,112 @@
+# shellcheck shell=bash
+# bench-lib.sh: measurement helpers shared by hack/bench.sh (tektite alone) and
+# hack/bench-compare.sh (tektite and Tekton side by side). Sourced, never run. Figures only.
+
+# /proc readings of one process: resident set now and its high-water mark (KiB), and CPU time
+# (user + system) in clock ticks.
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Order statistics of the numbers on stdin, one a line. "n/a" when there are none.
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+# percentile P: nearest-rank
+percentile() { sort -n | awk -v p="$1" '{a[NR]=$1} END {if (NR == 0) {print "n/a"; exit} i = int((p * NR + 99) / 100); if (i < 1) i = 1; if (i > NR) i = NR; print a[i]}'; }
+minmax() { sort -n | awk 'NR == 1 {lo=$1} {hi=$1} END {if (NR == 0) print "n/a"; else print lo "-" hi}'; }
+
+# pids_by_exe PATH: the PIDs whose argv[0] is PATH (a controller in a container is a process on
+# this host: single-node cluster).
+pids_by_exe() {
+    local p a
+    for p in /proc/[0-9]*; do
+        a=$(tr '\0' '\n' < "$p/cmdline" 2> /dev/null | head -1) || continue
+        [ "$a" = "$1" ] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# watch_stamp NS KIND OUT: stream KIND's watch events in NS into OUT, each line
+# "<epoch µs> <event type> <name> <first condition's status> <tekton.dev/taskRun label>", stamped
+# by the reading shell as it reads them (bash's $EPOCHREALTIME: no fork per line). Runs in its own
+# session; prints its PID, which watch_stop takes (it ends the kubectl too).
+watch_stamp() {
+    setsid bash -c '"$0" -n "$1" get "$2" --watch --output-watch-events \
+        -o jsonpath="{.type} {.object.metadata.name} {.object.status.conditions[0].status} {.object.metadata.labels.tekton\.dev/taskRun}{\"\n\"}" 2> /dev/null |
+        while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done > "$3"' \
+        "$K" "$1" "$2" "$3" &
+    echo $!
+}
+watch_stop() {
+    kill -- "-$1" 2> /dev/null || true
+    wait "$1" 2> /dev/null || true
+}
+
+# From a watch_stamp file: "<name> <µs>" for each object's first ADDED event, and for each
+# object's first event whose condition is True or False (finished).
+first_added() { awk '$2 == "ADDED" && !($3 in s) {s[$3] = $1; print $3, $1}' "$1"; }
+first_done() { awk '($4 == "True" || $4 == "False") && !($3 in s) {s[$3] = $1; print $3, $1, $4}' "$1"; }
+
+# durations_ms WATCHFILE PREFIX: "<name> <ms>" from first ADDED to first finished event.
+durations_ms() {
+    join <(first_added "$1" | sort) <(first_done "$1" | sort) |
+        awk -v p="$2" 'index($1, p) == 1 {printf "%s %d\n", $1, ($3 - $2) / 1000}'
+}
+
+# api_requests BEFORE AFTER OWN: the requests a controller issues, from two apiserver_request_total
+# scrapes: every tekton.dev request but LIST and WATCH (the benchmark's own watches), and every
+# create/update/patch/delete of a Pod itself (not pods/status: the kubelet's; not pods/binding:
+# the scheduler's), minus OWN (the objects the benchmark itself created).
+api_requests() {
+    awk -v own="$3" '
+        function key(l) { sub(/ [0-9.e+]+$/, "", l); return l }
+        function val(l) { return l ~ / [0-9.e+]+$/ ? substr(l, match(l, / [0-9.e+]+$/) + 1) + 0 : 0 }
+        function counted(l) {
+            if (l ~ /group="tekton.dev"/ && l !~ /verb="(LIST|WATCH)"/) return 1
+            if (l ~ /group="",resource="pods"/ && l ~ /subresource=""/ && l ~ /verb="(POST|PUT|PATCH|DELETE)"/) return 1
+            return 0 }
+        NR == FNR { if (counted($0)) b[key($0)] = val($0); next }
+        counted($0) { s += val($0) - b[key($0)] }
+        END { print s - own }' "$1" "$2"
+}
+
+# reconciles BEFORE AFTER [PATTERN]: the difference in reconcile counts on the controller's own /metrics:
+# tekton_pipelines_controller_reconcile_count (tektite) or the count of knative's work-queue
+# processing histogram, one observation per reconcile (Tekton), summed over the TaskRun and
+# PipelineRun reconcilers' series.
+RECONCILE_RE=${BENCH_RECONCILE_RE:-'^(tekton_pipelines_controller_reconcile_count|kn_workqueue_process_duration[a-z_]*_count)[{ ]'}
+# PATTERN (default: either reconciler) picks the series by their labels.
+reconciles() {
+    awk -v re="$RECONCILE_RE" -v pat="${3:-([Tt]ask[Rr]un|[Pp]ipeline[Rr]un)}" '
+        function key(l) { sub(/ [0-9.e+]+$/, "", l); return l }
+        function val(l) { return substr(l, match(l, / [0-9.e+]+$/) + 1) + 0 }
+        $0 !~ re || $0 !~ pat { next }
+        NR == FNR { b[key($0)] = val($0); next }
+        { s += val($0) - b[key($0)] }
+        END { print s + 0 }' "$1" "$2"
+}
+
+# fan_figures TASKRUN_WATCH PIPELINERUN_WATCH: wall time and the controller's share of it: the
+# gaps between one level finishing and the next level's TaskRuns existing, plus PipelineRun
+# created -> first TaskRun and last TaskRun done -> PipelineRun done.
+fan_figures() {
+    local a d
+    a=$(first_added "$1" | awk 'index($1, "fan-") == 1')
+    d=$(first_done "$1" | awk 'index($1, "fan-") == 1')
+    awk -v A="$a" -v D="$d" '
+        BEGIN {
+            n = split(A, la, "\n"); for (i = 1; i <= n; i++) { split(la[i], f, " "); add[f[1]] = f[2] }
+            n = split(D, ld, "\n"); for (i = 1; i <= n; i++) { split(ld[i], f, " "); dn[f[1]] = f[2] }
+            for (k in add) if (k != "fan-start" && k != "fan-end") { if (add[k] > fa) fa = add[k]; nf++ }
+            for (k in dn) if (k != "fan-start" && k != "fan-end") if (dn[k] > fd) fd = dn[k]
+        }
+        $2 == "ADDED" && p0 == "" { p0 = $1 }
+        ($4 == "True" || $4 == "False") && pd == "" { pd = $1; ps = $4 }
+        END {
+            wall = (pd - p0) / 1e3
+            over = (add["fan-start"] - p0) + (fa - dn["fan-start"]) + (add["fan-end"] - fd) + (pd - dn["fan-end"])
+            printf "fan_wall_ms=%d\nfan_overhead_ms=%d\nfan_first_ms=%d\nfan_dispatch_ms=%d\nfan_join_ms=%d\nfan_finish_ms=%d\nfan_status=%s\nfan_taskruns=%d\n",
+                wall, over / 1e3, (add["fan-start"] - p0) / 1e3, (fa - dn["fan-start"]) / 1e3,
+                (add["fan-end"] - fd) / 1e3, (pd - dn["fan-end"]) / 1e3, ps, nf
+        }' "$2"
+}
+
