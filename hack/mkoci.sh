@@ -4,6 +4,7 @@
 #   CONFIG_JSON  the image config's "config" object, e.g. '{"Cmd":["sh"]}'; a default PATH is
 #                added unless it sets Env itself
 #   LAYER        a directory (packed as one layer) or a prebuilt .tar.gz layer (used as is)
+# MKOCI_PLATFORM=os/arch[/variant] (default linux/amd64) is the platform the config names.
 # Reproducible: names sorted, owners numeric, mtimes zeroed, gzip without a timestamp, and GNU
 # tar format (PAX headers would carry atime/ctime), so the same tree gives the same digest.
 set -euo pipefail
@@ -36,12 +37,15 @@ for l in "$@"; do
     layers+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$s}")
 done
 
+IFS=/ read -r p_os p_arch p_variant <<< "${MKOCI_PLATFORM:-linux/amd64}"
 ids_json=$(printf '%s\n' "${diffids[@]}" | jq -R . | jq -cs .)
 layers_json=$(printf '%s\n' "${layers[@]}" | jq -cs .)
-jq -cn --argjson c "$cfg" --argjson ids "$ids_json" '{
-    architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z",
+jq -cn --argjson c "$cfg" --argjson ids "$ids_json" --arg os "$p_os" --arg arch "$p_arch" \
+    --arg variant "$p_variant" '{
+    architecture: $arch, os: $os, created: "1970-01-01T00:00:00Z",
     config: ({Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]} + $c),
-    rootfs: {type: "layers", diff_ids: $ids}}' > "$tmp/config.json"
+    rootfs: {type: "layers", diff_ids: $ids}}
+    + (if $variant == "" then {} else {variant: $variant} end)' > "$tmp/config.json"
 read -r cd cs < <(store "$tmp/config.json")
 jq -cn --arg cd "$cd" --argjson cs "$cs" --argjson ls "$layers_json" '{
     schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",

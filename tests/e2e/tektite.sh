@@ -4,6 +4,10 @@
 # the cluster). tektite_stop (trapped at exit) stops it and keeps its log.
 # TEKTITE_WATCH_NAMESPACE=<ns> makes it watch that namespace only, so tests that each run their
 # own controller in their own namespace never reconcile each other's runs.
+# TEKTITE_REGISTRY_MIRRORS and TEKTITE_INSECURE_REGISTRIES replace the image lookups' mirror
+# table (default: hack/registry-mirrors.sh) and plain-HTTP list (default: 127.0.0.1:5000), for a
+# test that serves images from a registry of its own. TEKTITE_KUBECONFIG gives the controller
+# an identity of its own instead of the admin's $KUBECONFIG.
 # Needs: KUBECTL, KUBECONFIG, REPO (from run.sh).
 
 TEKTITE_LOG=${TEKTITE_LOG:-${REPO}/build/e2e/tektite-controller.log}
@@ -25,8 +29,9 @@ tektite_start() {
     "$KUBECTL" create namespace tekton-pipelines --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
     image=$("$REPO/hack/image-tektite.sh") || return 1
     # image lookups go where the node's containerd goes: the local registry
-    "$REPO/build/tektite-controller" --kubeconfig "$KUBECONFIG" --entrypoint-image "$image" \
-        --registry-mirrors "$("$REPO/hack/registry-mirrors.sh")" --insecure-registries 127.0.0.1:5000 \
+    "$REPO/build/tektite-controller" --kubeconfig "${TEKTITE_KUBECONFIG:-$KUBECONFIG}" --entrypoint-image "$image" \
+        --registry-mirrors "${TEKTITE_REGISTRY_MIRRORS:-$("$REPO/hack/registry-mirrors.sh")}" \
+        --insecure-registries "${TEKTITE_INSECURE_REGISTRIES:-127.0.0.1:5000}" \
         ${TEKTITE_WATCH_NAMESPACE:+--namespace "$TEKTITE_WATCH_NAMESPACE"} \
         --log-level "${TEKTITE_LOG_LEVEL:-info}" >"$TEKTITE_LOG" 2>&1 &
     TEKTITE_PID=$!
