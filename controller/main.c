@@ -322,6 +322,16 @@ static const struct tekton_config *webhook_config(void *ctx)
     return ctl->caches ? caches_config(ctl->caches) : NULL;
 }
 
+/* Ready only once the webhook answers, so the Service never routes an admission to a Pod
+ * that would refuse the connection (failurePolicy Fail would refuse the user's write). */
+static void on_webhook_serving(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    if (ctl->web)
+        web_set_ready(ctl->web, true);
+}
+
 /* Every replica serves the webhook, leader or not: the API server picks any endpoint. */
 static int start_webhook(struct controller *ctl)
 {
@@ -336,12 +346,15 @@ static int start_webhook(struct controller *ctl)
         .validating = WEBHOOK_VALIDATING,
         .check_ms = cfg->webhook_cert_check_ms,
         .config = webhook_config,
-        .config_ctx = ctl,
+        .on_serving = on_webhook_serving,
+        .ctx = ctl,
     };
     int r;
 
     if (cfg->webhook_port == 0)
         return 0;
+    if (ctl->web)
+        web_set_ready(ctl->web, false);
     r = webhookserver_new(ctl->loop, ctl->kc, &o, &ctl->webhook);
     if (r < 0)
         log_error("cannot start the webhook", json_pack("{s:s}", "error", strerror(-r)));

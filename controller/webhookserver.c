@@ -47,7 +47,8 @@ struct webhookserver {
     int64_t validity_s;
     uint64_t check_ms;
     webhookserver_config_cb *config;
-    void *config_ctx;
+    webhookserver_serving_cb *on_serving;
+    void *cb_ctx;
     struct tekton_config *builtin; /* used when 'config' gives none */
     struct tlsserver *tls;
     struct certs_bundle served; /* what 'tls' serves; ca_cert is what the caBundles must say */
@@ -132,7 +133,7 @@ static bool call_end(struct call *c)
 
 static const struct tekton_config *current_config(struct webhookserver *ws)
 {
-    const struct tekton_config *cfg = ws->config ? ws->config(ws->config_ctx) : NULL;
+    const struct tekton_config *cfg = ws->config ? ws->config(ws->cb_ctx) : NULL;
 
     return cfg ? cfg : ws->builtin;
 }
@@ -308,6 +309,7 @@ static int adopt(struct webhookserver *ws, const struct certs_bundle *b)
         .handler = on_request,
         .ctx = ws,
     };
+    bool first = !ws->tls;
     int r;
 
     if (same_bundle(&ws->served, b) && ws->tls)
@@ -328,6 +330,8 @@ static int adopt(struct webhookserver *ws, const struct certs_bundle *b)
     log_info("serving the webhook certificate",
              json_pack("{s:I, s:i}", "not_after", (json_int_t)certs_not_after(b->server_cert),
                        "port", tlsserver_port(ws->tls)));
+    if (first && ws->on_serving)
+        ws->on_serving(ws->cb_ctx);
     return 0;
 }
 
@@ -523,7 +527,8 @@ int webhookserver_new(uv_loop_t *loop, struct kube_client *kc,
     ws->validity_s = o->validity_s > 0 ? o->validity_s : DEFAULT_VALIDITY_S;
     ws->check_ms = o->check_ms > 0 ? o->check_ms : DEFAULT_CHECK_MS;
     ws->config = o->config;
-    ws->config_ctx = o->config_ctx;
+    ws->on_serving = o->on_serving;
+    ws->cb_ctx = o->ctx;
     ws->builtin = tekton_config_new_default();
     uv_timer_init(loop, &ws->timer);
     ws->timer.data = ws;

@@ -23,18 +23,22 @@ struct webhookserver;
 /* The Tekton configuration to default with, or NULL for Tekton's built-in defaults. */
 typedef const struct tekton_config *webhookserver_config_cb(void *ctx);
 
+/* The server now answers on its port (runs once, the first time a certificate is served). */
+typedef void webhookserver_serving_cb(void *ctx);
+
 struct webhookserver_options {
-    const char *host;                /* "0.0.0.0" */
-    int port;                        /* 8443 */
-    const char *service;             /* the Service's name: tekton-pipelines-webhook */
-    const char *ns;                  /* its namespace, which also holds the Secret */
-    const char *secret;              /* webhook-certs */
-    const char *mutating;            /* MutatingWebhookConfiguration name */
-    const char *validating;          /* ValidatingWebhookConfiguration name */
-    int64_t validity_s;              /* certificate lifetime; 0: one year */
-    uint64_t check_ms;               /* Secret re-check period; 0: one minute */
-    webhookserver_config_cb *config; /* may be NULL */
-    void *config_ctx;
+    const char *host;                     /* "0.0.0.0" */
+    int port;                             /* 8443 */
+    const char *service;                  /* the Service's name: tekton-pipelines-webhook */
+    const char *ns;                       /* its namespace, which also holds the Secret */
+    const char *secret;                   /* webhook-certs */
+    const char *mutating;                 /* MutatingWebhookConfiguration name */
+    const char *validating;               /* ValidatingWebhookConfiguration name */
+    int64_t validity_s;                   /* certificate lifetime; 0: one year */
+    uint64_t check_ms;                    /* Secret re-check period; 0: one minute */
+    webhookserver_config_cb *config;      /* may be NULL */
+    webhookserver_serving_cb *on_serving; /* may be NULL; e.g. to turn readiness on */
+    void *ctx;                            /* handed to both callbacks */
 };
 
 /*
