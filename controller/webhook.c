@@ -274,6 +274,28 @@ static char *validate_pipelinerun(const json_t *pr)
     return NULL;
 }
 
+/* The TaskRun's checks want a name; one created with generateName may not have it yet. */
+static char *validate_taskrun(const json_t *tr, const struct tekton_config *cfg)
+{
+    const json_t *meta = json_object_get(tr, "metadata");
+    struct taskrun_resolve_error te = {0};
+    json_t *named = NULL;
+    char *err = NULL;
+
+    if (json_is_object(meta) && !json_is_string(json_object_get(meta, "name"))) {
+        const char *gen = str_at(meta, "generateName");
+
+        named = json_deep_copy(tr);
+        (void)json_object_set_new(json_object_get(named, "metadata"), "name",
+                                  json_string(gen ? gen : ""));
+        tr = named;
+    }
+    if (taskrun_resolve_validate(tr, cfg, &te) < 0)
+        err = from_taskrun_error(&te);
+    json_decref(named);
+    return err;
+}
+
 char *webhook_validation_error(const json_t *obj, const struct tekton_config *cfg)
 {
     struct taskrun_resolve_error te = {0};
@@ -281,7 +303,7 @@ char *webhook_validation_error(const json_t *obj, const struct tekton_config *cf
 
     switch (kind_of(obj)) {
     case KIND_TASKRUN:
-        return taskrun_resolve_validate(obj, cfg, &te) < 0 ? from_taskrun_error(&te) : NULL;
+        return validate_taskrun(obj, cfg);
     case KIND_TASK:
         return taskrun_resolve_validate_task(obj, &te) < 0 ? from_taskrun_error(&te) : NULL;
     case KIND_PIPELINE:

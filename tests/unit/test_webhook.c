@@ -187,6 +187,22 @@ static void test_webhook_validate_spec_unchanged_update_and_delete_allowed(void 
     tekton_config_free(cfg);
 }
 
+/* Admission may see an object created with generateName before its name is generated. */
+static void test_webhook_validate_generate_name_without_name_admitted(void **state)
+{
+    struct tekton_config *cfg = tekton_config_new_default();
+    json_t *tr = j("{'apiVersion':'tekton.dev/v1','kind':'TaskRun','metadata':{'generateName':"
+                   "'run-'},'spec':{'taskRef':{'name':'t'}}}");
+    json_t *rv = review("CREATE", tr, NULL);
+    json_t *a = webhook_validate(rv, cfg);
+
+    assert_true(allowed(a));
+    json_decref(a);
+    json_decref(rv);
+    json_decref(tr);
+    tekton_config_free(cfg);
+}
+
 static void test_webhook_review_without_uid_denied(void **state)
 {
     struct tekton_config *cfg = tekton_config_new_default();
@@ -348,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_webhook_validate_admits_every_upstream_example),
         cmocka_unit_test(test_webhook_validate_refusals_table),
         cmocka_unit_test(test_webhook_validate_spec_unchanged_update_and_delete_allowed),
+        cmocka_unit_test(test_webhook_validate_generate_name_without_name_admitted),
         cmocka_unit_test(test_webhook_review_without_uid_denied),
         cmocka_unit_test(test_webhook_default_taskrun),
         cmocka_unit_test(test_webhook_default_pipelinerun_per_version),
