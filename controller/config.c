@@ -29,6 +29,10 @@ enum flag_id {
     F_SYSTEM_NAMESPACE,
     F_REGISTRY_MIRRORS,
     F_INSECURE_REGISTRIES,
+    F_WEBHOOK_PORT,
+    F_WEBHOOK_SERVICE,
+    F_WEBHOOK_SECRET,
+    F_WEBHOOK_CERT_CHECK,
     F_VERSION,
     F_HELP,
 };
@@ -59,6 +63,10 @@ static const struct flag {
     {"system-namespace", F_SYSTEM_NAMESPACE, ARG_REQUIRED, "SYSTEM_NAMESPACE"},
     {"registry-mirrors", F_REGISTRY_MIRRORS, ARG_REQUIRED, "TEKTITE_REGISTRY_MIRRORS"},
     {"insecure-registries", F_INSECURE_REGISTRIES, ARG_REQUIRED, "TEKTITE_INSECURE_REGISTRIES"},
+    {"webhook-port", F_WEBHOOK_PORT, ARG_REQUIRED, "TEKTITE_WEBHOOK_PORT"},
+    {"webhook-service", F_WEBHOOK_SERVICE, ARG_REQUIRED, "WEBHOOK_SERVICE_NAME"},
+    {"webhook-secret", F_WEBHOOK_SECRET, ARG_REQUIRED, "WEBHOOK_SECRET_NAME"},
+    {"webhook-cert-check", F_WEBHOOK_CERT_CHECK, ARG_REQUIRED, NULL},
     {"version", F_VERSION, ARG_NONE, NULL},
     {"help", F_HELP, ARG_NONE, NULL},
 };
@@ -91,6 +99,14 @@ static const char usage[] =
     "                          ($TEKTITE_REGISTRY_MIRRORS)\n"
     "  --insecure-registries L comma-separated host:port list spoken to over plain HTTP\n"
     "                          ($TEKTITE_INSECURE_REGISTRIES)\n"
+    "  --webhook-port N        serve the admission and conversion webhook over HTTPS on N\n"
+    "                          (default 0: no webhook; $TEKTITE_WEBHOOK_PORT)\n"
+    "  --webhook-service NAME  the webhook's Service, named in its certificate (default:\n"
+    "                          tekton-pipelines-webhook; $WEBHOOK_SERVICE_NAME)\n"
+    "  --webhook-secret NAME   the Secret holding its CA and certificate (default:\n"
+    "                          webhook-certs; $WEBHOOK_SECRET_NAME)\n"
+    "  --webhook-cert-check D  how often the Secret is re-read and the certificate checked\n"
+    "                          (default 1m)\n"
     "  --version               print the version and exit\n"
     "  -h, --help              print this help and exit\n";
 
@@ -234,6 +250,27 @@ static int apply(struct config *c, const struct flag *f, const char *v, bool fro
     case F_INSECURE_REGISTRIES:
         set_str(&c->insecure_registries, v);
         break;
+    case F_WEBHOOK_PORT: {
+        char *end;
+        long port = strtol(v, &end, 10);
+
+        if (!*v || *end || port < 0 || port > 65535)
+            expected = "a TCP port between 0 (no webhook) and 65535";
+        else
+            c->webhook_port = (int)port;
+        break;
+    }
+    case F_WEBHOOK_SERVICE:
+    case F_WEBHOOK_SECRET:
+        if (!is_dns_name(v, f->id == F_WEBHOOK_SECRET))
+            expected = "an object name (lower-case letters, digits, '-')";
+        else
+            set_str(f->id == F_WEBHOOK_SERVICE ? &c->webhook_service : &c->webhook_secret, v);
+        break;
+    case F_WEBHOOK_CERT_CHECK:
+        if (parse_duration_ms(v, &c->webhook_cert_check_ms) < 0)
+            expected = "a duration between 1ms and 24h, such as 1m";
+        break;
     case F_VERSION:
         c->action = CONFIG_VERSION;
         break;
@@ -347,6 +384,9 @@ int config_parse(int argc, char *const argv[], config_getenv_cb *getenv_cb,
     c->renew_deadline_ms = 10000;
     c->retry_period_ms = 2000;
     c->log_level = LOG_INFO;
+    c->webhook_service = xstrdup("tekton-pipelines-webhook");
+    c->webhook_secret = xstrdup("webhook-certs");
+    c->webhook_cert_check_ms = 60000;
     c->identity = default_identity(getenv_cb);
     for (size_t i = 0; i < NFLAGS && r == 0; i++) {
         const char *v = flags[i].env ? getenv_cb(flags[i].env) : NULL;
@@ -380,5 +420,7 @@ void config_free(struct config *config)
     free(config->system_namespace);
     free(config->registry_mirrors);
     free(config->insecure_registries);
+    free(config->webhook_service);
+    free(config->webhook_secret);
     free(config);
 }

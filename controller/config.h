@@ -20,6 +20,9 @@
  *   --system-namespace NS  ($SYSTEM_NAMESPACE; default tekton-pipelines)
  *   --registry-mirrors JSON ($TEKTITE_REGISTRY_MIRRORS), --insecure-registries LIST
  *                          ($TEKTITE_INSECURE_REGISTRIES): where image lookups go
+ *   --webhook-port N ($TEKTITE_WEBHOOK_PORT; 0: no webhook), --webhook-service NAME
+ *                          ($WEBHOOK_SERVICE_NAME), --webhook-secret NAME ($WEBHOOK_SECRET_NAME),
+ *                          --webhook-cert-check D: the admission/conversion webhook
  *   --version, --help (-h)
  */
 
@@ -46,6 +49,10 @@ struct config {
     char *system_namespace;    /* never NULL; "tekton-pipelines" unless set */
     char *registry_mirrors;    /* JSON text of the image lookup mirror table, or NULL */
     char *insecure_registries; /* comma-separated host:port list, or NULL */
+    int webhook_port;          /* 0: no webhook */
+    char *webhook_service;     /* never NULL; "tekton-pipelines-webhook" unless set */
+    char *webhook_secret;      /* never NULL; "webhook-certs" unless set */
+    uint64_t webhook_cert_check_ms;
 };
 
 /* Where `make deploy` pushes the entrypoint image; tests pass the digest they pushed. */

@@ -20,6 +20,7 @@
 #include "controller/runmetrics.h"
 #include "controller/taskrun.h"
 #include "controller/web.h"
+#include "controller/webhookserver.h"
 #include "lib/http.h"
 #include "lib/kube.h"
 #include "lib/kubeconfig.h"
@@ -48,6 +49,7 @@ struct controller {
     struct pipelinerun_controller *pipelineruns;
     struct metrics *metrics; /* fed by the reconcilers, served by 'web' */
     struct web *web;         /* /metrics, /healthz, /readyz on :9090; NULL if the port was taken */
+    struct webhookserver *webhook; /* admission and conversion on --webhook-port; or NULL */
     char *identity;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -139,6 +141,9 @@ static void shutdown_controller(struct controller *ctl, int exit_code)
     uv_close((uv_handle_t *)&ctl->sigint, NULL);
     web_close(ctl->web, NULL, NULL);
     ctl->web = NULL;
+    /* its API calls in flight end with -ECANCELED when the client closes below */
+    webhookserver_close(ctl->webhook, NULL, NULL);
+    ctl->webhook = NULL;
     /* lookups in flight end first (-ECANCELED), so the passes waiting on them can end */
     if (ctl->registry)
         registry_close(ctl->registry, on_registry_closed, ctl);
@@ -305,6 +310,61 @@ static int start_leader_election(struct controller *ctl)
     return 0;
 }
 
+/* Tekton's names for the webhook configurations (config/500-webhooks.yaml). */
+#define WEBHOOK_MUTATING   "webhook.pipeline.tekton.dev"
+#define WEBHOOK_VALIDATING "validation.webhook.pipeline.tekton.dev"
+
+/* Defaults follow config-defaults on the leader; standbys have no caches and use Tekton's. */
+static const struct tekton_config *webhook_config(void *ctx)
+{
+    const struct controller *ctl = ctx;
+
+    return ctl->caches ? caches_config(ctl->caches) : NULL;
+}
+
+/* Ready only once the webhook answers, so the Service never routes an admission to a Pod
+ * that would refuse the connection (failurePolicy Fail would refuse the user's write). */
+static void on_webhook_serving(void *ctx)
+{
+    struct controller *ctl = ctx;
+
+    if (ctl->web)
+        web_set_ready(ctl->web, true);
+}
+
+/* Every replica serves the webhook, leader or not: the API server picks any endpoint. */
+static int start_webhook(struct controller *ctl)
+{
+    const struct config *cfg = ctl->cfg;
+    struct webhookserver_options o = {
+        .host = "0.0.0.0",
+        .port = cfg->webhook_port,
+        .service = cfg->webhook_service,
+        .ns = cfg->system_namespace,
+        .secret = cfg->webhook_secret,
+        .mutating = WEBHOOK_MUTATING,
+        .validating = WEBHOOK_VALIDATING,
+        .check_ms = cfg->webhook_cert_check_ms,
+        .config = webhook_config,
+        .on_serving = on_webhook_serving,
+        .ctx = ctl,
+    };
+    int r;
+
+    if (cfg->webhook_port == 0)
+        return 0;
+    if (ctl->web)
+        web_set_ready(ctl->web, false);
+    r = webhookserver_new(ctl->loop, ctl->kc, &o, &ctl->webhook);
+    if (r < 0)
+        log_error("cannot start the webhook", json_pack("{s:s}", "error", strerror(-r)));
+    else
+        log_info("starting the webhook",
+                 json_pack("{s:i, s:s, s:s}", "port", cfg->webhook_port, "service",
+                           cfg->webhook_service, "secret", cfg->webhook_secret));
+    return r;
+}
+
 /* The server answered /version: it is reachable and accepts our credentials. */
 static void on_version(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
 {
@@ -324,6 +384,10 @@ static void on_version(void *ctx, int rc, const json_t *obj, const struct kube_s
     log_info("connected", json_pack("{s:s, s:s*, s:s}", "server", ctl->kcfg->server, "version",
                                     json_string_value(json_object_get(obj, "gitVersion")),
                                     "namespace", ctl->cfg->ns ? ctl->cfg->ns : "(all)"));
+    if (start_webhook(ctl) < 0) {
+        shutdown_controller(ctl, 1);
+        return;
+    }
     /* without leader election we act at once; with it, from on_started_leading */
     if ((ctl->cfg->leader_elect ? start_leader_election(ctl) : start_reconcilers(ctl)) < 0) {
         log_error("cannot start the controller", NULL);

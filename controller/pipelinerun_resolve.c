@@ -90,7 +90,9 @@ static const char *param_spec_type(const json_t *ps)
 void pipelinerun_resolve_error_done(struct pipelinerun_resolve_error *err)
 {
     free(err->message);
+    free(err->admission);
     err->message = NULL;
+    err->admission = NULL;
     err->reason = NULL;
 }
 
@@ -129,7 +131,10 @@ static int invalid_spec(struct ctx *c, const char *fmt, ...)
     fail(c, PIPELINERUN_REASON_VALIDATION,
          "[User error] Pipeline %s/%s can't be Run; it has an invalid spec: %s", c->ns,
          c->pipeline_name, what);
-    free(what);
+    if (!c->err->admission)
+        c->err->admission = what;
+    else
+        free(what);
     return -EINVAL;
 }
 
@@ -1037,6 +1042,8 @@ static int build_dag(struct ctx *c)
     if (pipeline_dag_build(json_object_get(c->spec, "tasks"), &c->dag, &err) < 0) {
         fail(c, PIPELINERUN_REASON_INVALID_GRAPH,
              "[User error] PipelineRun %s/%s's Pipeline DAG is invalid: %s", c->ns, c->name, err);
+        if (!c->err->admission)
+            c->err->admission = xasprintf("invalid value: %s: spec.tasks", err);
         free(err);
         return -EINVAL;
     }
@@ -1079,6 +1086,29 @@ void pipelinerun_resolved_free(struct pipelinerun_resolved *res)
     substitute_table_free(res->params);
     substitute_table_free(res->given);
     free(res);
+}
+
+int pipelinerun_resolve_validate_pipeline(const json_t *spec, bool standalone,
+                                          struct pipelinerun_resolve_error *reterr)
+{
+    /* validate_spec() checks task workspaces only for runs that reference a Pipeline */
+    json_t *pr = json_pack("{s:{s:{}}}", "spec", standalone ? "pipelineRef" : "pipelineSpec");
+    struct ctx c = {.err = reterr, .pr = pr, .name = "", .ns = "", .uid = ""};
+    int r;
+
+    c.pipeline_name = xstrdup("");
+    c.spec = json_is_object(spec) ? json_deep_copy(spec) : json_object();
+    r = build_dag(&c);
+    if (r == 0) {
+        build_pts(&c);
+        r = validate_spec(&c);
+    }
+    json_decref(c.spec);
+    free(c.pipeline_name);
+    pipeline_dag_free(c.dag);
+    free(c.pts);
+    json_decref(pr);
+    return r;
 }
 
 int pipelinerun_resolve(const struct pipelinerun_resolve_input *in,

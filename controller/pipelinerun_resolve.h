@@ -2,6 +2,7 @@
 #define CONTROLLER_PIPELINERUN_RESOLVE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /*
  * The first half of a PipelineRun pass (tekton-pipelinerun.md §2, §3, §4.3 steps 1-16, §5):
@@ -48,6 +49,8 @@ struct tekton_config;
 struct pipelinerun_resolve_error {
     const char *reason;
     char *message;
+    /* The failure as Tekton's admission webhook words it (no run prefix), or NULL. */
+    char *admission;
 };
 
 /* Free the message; the struct may be reused. Accepts a zeroed struct. */
@@ -95,6 +98,15 @@ void pipelinerun_resolved_free(struct pipelinerun_resolved *res);
 int pipelinerun_resolve(const struct pipelinerun_resolve_input *in,
                         struct pipelinerun_resolved **ret_resolved,
                         struct pipelinerun_resolve_error *reterr);
+
+/*
+ * Admission-time validation of a pipeline spec (a Pipeline's, or a PipelineRun's inline
+ * spec.pipelineSpec): the task list shapes, the DAG, names, params, results, finally, and for a
+ * stand-alone Pipeline ('standalone') the workspaces its tasks bind. Returns 0, or -EINVAL with
+ * 'reterr' filled ('admission' set).
+ */
+int pipelinerun_resolve_validate_pipeline(const json_t *spec, bool standalone,
+                                          struct pipelinerun_resolve_error *reterr);
 
 /* ParamSpec type inference of §2.2: "string", "array" or "object" (or the explicit type). */
 const char *pipelinerun_resolve_param_type(const json_t *param_spec);

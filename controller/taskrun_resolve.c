@@ -108,6 +108,7 @@ static int invalid_spec(struct ctx *c, const char *field, const char *fmt, ...)
     va_end(ap);
     r = fail(c, c->spec_reason, USER_ERROR "invalid value for \"%s.%s\"%s: %s", c->where, field,
              c->in_task, cause ? cause : "invalid");
+    c->err->admission = xasprintf("%s: %s.%s", cause ? cause : "invalid value", c->where, field);
     free(cause);
     return r;
 }
@@ -127,6 +128,7 @@ static int invalid_tr(struct ctx *c, const char *field, const char *fmt, ...)
     va_end(ap);
     r = fail(c, TASKRUN_REASON_VALIDATION_FAILED, USER_ERROR "invalid value for \"%s\": %s", field,
              cause ? cause : "invalid");
+    c->err->admission = xasprintf("%s: %s", cause ? cause : "invalid value", field);
     free(cause);
     return r;
 }
@@ -2399,7 +2401,9 @@ void taskrun_resolve_error_done(struct taskrun_resolve_error *err)
     if (!err)
         return;
     free(err->message);
+    free(err->admission);
     err->message = NULL;
+    err->admission = NULL;
     err->reason = NULL;
 }
 
@@ -2491,6 +2495,59 @@ static void ctx_done(struct ctx *c)
     json_decref(c->spec);
     json_decref(c->tr);
     free(c->in_task);
+}
+
+int taskrun_resolve_validate(const json_t *taskrun, const struct tekton_config *cfg,
+                             struct taskrun_resolve_error *reterr)
+{
+    struct taskrun_resolve_input in = {.taskrun = taskrun, .cfg = cfg};
+    struct ctx c = {.in = &in, .cfg = cfg, .err = reterr};
+    int r;
+
+    c.res = xcalloc(1, sizeof(*c.res));
+    c.where = "spec.taskSpec";
+    c.spec_reason = TASKRUN_REASON_VALIDATION_FAILED;
+    c.in_task = xstrdup("");
+    if (!json_is_object(taskrun)) {
+        r = fail(&c, TASKRUN_REASON_VALIDATION_FAILED, "invalid TaskRun: expected an object");
+        goto out;
+    }
+    c.tr = json_deep_copy(taskrun);
+    if (is_v1beta1(c.tr))
+        taskrun_from_v1beta1(c.tr);
+    c.trspec = json_object_get(c.tr, "spec");
+    r = check_taskrun(&c);
+    if (r == 0 && json_is_object(json_object_get(c.trspec, "taskSpec"))) {
+        c.spec = json_deep_copy(json_object_get(c.trspec, "taskSpec"));
+        r = check_spec(&c);
+    }
+out:
+    ctx_done(&c);
+    taskrun_resolved_free(c.res);
+    return r;
+}
+
+int taskrun_resolve_validate_task(const json_t *task, struct taskrun_resolve_error *reterr)
+{
+    struct ctx c = {.err = reterr};
+    const json_t *spec = json_object_get(task, "spec");
+    int r;
+
+    c.where = "spec";
+    c.spec_reason = TASKRUN_REASON_TASK_VALIDATION_FAILED;
+    c.in_task = xstrdup("");
+    if (!json_is_object(spec)) {
+        r = fail(&c, c.spec_reason, "invalid Task: spec: expected an object");
+        c.err->admission = xstrdup("missing field(s): spec");
+        goto out;
+    }
+    c.spec = json_deep_copy(spec);
+    if (is_v1beta1(task))
+        spec_from_v1beta1(c.spec);
+    r = check_spec(&c);
+out:
+    ctx_done(&c);
+    return r;
 }
 
 int taskrun_resolve(const struct taskrun_resolve_input *in, struct taskrun_resolved **ret_resolved,

@@ -23,6 +23,12 @@ struct tekton_config;
 struct taskrun_resolve_error {
     const char *reason;
     char *message; /* the condition message, e.g. "[User error] declared workspace ..." */
+    /*
+     * The same failure as Tekton's admission webhook words a field error, "<cause>: <field
+     * path>" ("expected exactly one, got both: spec.taskRef, spec.taskSpec"), or NULL when the
+     * failure is not about one field (then use 'message').
+     */
+    char *admission;
 };
 
 /* Free the message; the struct may be reused. Accepts a never-filled, zeroed struct. */
@@ -88,6 +94,22 @@ void taskrun_resolved_free(struct taskrun_resolved *res);
  */
 int taskrun_resolve(const struct taskrun_resolve_input *in, struct taskrun_resolved **ret_resolved,
                     struct taskrun_resolve_error *reterr);
+
+/*
+ * Admission-time validation, what Tekton's webhook checks before a TaskRun is stored: the
+ * TaskRun's own fields and, for an inline spec.taskSpec, the TaskSpec's shape (steps, params,
+ * results, workspaces). References are not followed and params are not matched against the
+ * spec: Tekton leaves those to the reconciler, which reports them in the run's condition.
+ * Returns 0, or -EINVAL with 'reterr' filled ('admission' set for field errors).
+ */
+int taskrun_resolve_validate(const json_t *taskrun, const struct tekton_config *cfg,
+                             struct taskrun_resolve_error *reterr);
+
+/*
+ * The same for a Task (v1 or v1beta1) and its spec, with field paths under "spec". Returns 0,
+ * or -EINVAL with 'reterr' filled.
+ */
+int taskrun_resolve_validate_task(const json_t *task, struct taskrun_resolve_error *reterr);
 
 /*
  * The distinct StepAction names (steps[].ref.name) of the spec taskrun_resolve() would use:

@@ -3,8 +3,10 @@
 # install_test.sh: tektite installed in the cluster as Tekton is (make deploy): the controller
 # Pod becomes Ready, reconciles a TaskRun to success, serves Tekton's metric names, `tkn version`
 # reports pipelines-info's version, and with two replicas a run still completes after the
-# leader's Pod is deleted. At exit the Deployment is deleted again (INSTALL_KEEP=1 keeps it), so
-# later tests that run the controller on the host do not race an in-cluster one.
+# leader's Pod is deleted. At exit hack/undeploy.sh removes the Deployment, the webhook
+# configurations and the CRDs' webhook conversion again (INSTALL_KEEP=1 keeps them), so later
+# tests that run the controller on the host neither race an in-cluster one nor hit a webhook
+# with no server behind it.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 REPO=${REPO:-$(cd "$here/../.." && pwd)}
@@ -22,7 +24,8 @@ ks() { "$KUBECTL" -n "$SYS" "$@"; }
 cleanup() {
     if [ "${INSTALL_KEEP:-}" != 1 ]; then
         ks logs -l "$SEL" --tail=-1 --prefix > "$LOG/controller.log" 2>&1 || true
-        ks delete deploy "$DEPLOY" --wait=true --timeout=60s > /dev/null 2>&1 || true
+        KUBECTL="$KUBECTL" KUBECONFIG="$KUBECONFIG" "$REPO/hack/undeploy.sh" > /dev/null 2>&1 ||
+            ks delete deploy "$DEPLOY" --wait=true --timeout=60s > /dev/null 2>&1 || true
     fi
     e2e_cleanup
 }
