@@ -60,8 +60,8 @@ tektite_stop() {
 # the local registry, crds/ and manifests/ applied) instead of running it on the host. It
 # watches every namespace, so the caller holds the exclusive cluster lock
 # (/tmp/tektite-cluster.lock) while it runs. tektite_undeploy (trapped at exit) keeps the
-# controller's log in $TEKTITE_LOG and deletes the Deployment, so later tests never race an
-# in-cluster controller.
+# controller's log in $TEKTITE_LOG and runs hack/undeploy.sh, so later tests never race an
+# in-cluster controller or meet a webhook with no server behind it.
 TEKTITE_SELECTOR=app.kubernetes.io/name=controller,app.kubernetes.io/component=controller
 
 tektite_deploy() {
@@ -80,8 +80,8 @@ tektite_deploy() {
 tektite_undeploy() {
     [ -n "${TEKTITE_DEPLOYED:-}" ] || return 0
     "$KUBECTL" -n tekton-pipelines logs -l "$TEKTITE_SELECTOR" --tail=-1 > "$TEKTITE_LOG" 2>&1 || true
-    "$KUBECTL" -n tekton-pipelines delete deploy tekton-pipelines-controller --wait=true \
-        --timeout=60s > /dev/null 2>&1 || true
+    KUBECTL="$KUBECTL" "$REPO/hack/undeploy.sh" > /dev/null 2>&1 ||
+        echo "hack/undeploy.sh failed: the cluster may still have tektite installed" >&2
     if grep -q '"level":"error"' "$TEKTITE_LOG"; then
         echo "the deployed tektite-controller logged errors (see $TEKTITE_LOG):" >&2
         grep '"level":"error"' "$TEKTITE_LOG" | tail -3 >&2
