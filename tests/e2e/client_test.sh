@@ -101,7 +101,7 @@ cat > "$work/restart-apiserver" << EOF
 set -euo pipefail
 . "$REPO/hack/lib.sh"
 exec 9> /tmp/tektite-cluster.lock
-flock -x -w 900 9
+flock -x -w 900 9 || { echo "the exclusive cluster lock was not free within 900s" >&2; exit 1; }
 pid=\$(pid_of kube-apiserver) || { echo "no kube-apiserver of the local cluster runs" >&2; exit 1; }
 echo "# restarting kube-apiserver (pid \$pid)"
 kill -TERM "\$pid"
