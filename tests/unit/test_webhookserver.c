@@ -300,6 +300,19 @@ static void test_webhookserver_foreign_certificate_replaced_with_resource_versio
     certs_bundle_done(&b);
 }
 
+/* Closing while the Secret GET is still out: the server is freed once the client cancels it. */
+static void test_webhookserver_close_with_a_request_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const none[] = {NULL};
+
+    http_fake_push_open(f->http, 200, none);
+    start(f);
+    run_until_requests(f, 1);
+    expect_request(f, 0, "GET", SECRET_URL);
+    /* teardown closes the server first, then the client, and asserts the loop ends empty */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +322,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_webhookserver_foreign_certificate_replaced_with_resource_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhookserver_close_with_a_request_in_flight, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
