@@ -108,6 +108,7 @@ static int invalid_spec(struct ctx *c, const char *field, const char *fmt, ...)
     va_end(ap);
     r = fail(c, c->spec_reason, USER_ERROR "invalid value for \"%s.%s\"%s: %s", c->where, field,
              c->in_task, cause ? cause : "invalid");
+    free(c->err->admission); /* one failure per pass, but never leak a second one */
     c->err->admission = xasprintf("%s: %s.%s", cause ? cause : "invalid value", c->where, field);
     free(cause);
     return r;
@@ -128,6 +129,7 @@ static int invalid_tr(struct ctx *c, const char *field, const char *fmt, ...)
     va_end(ap);
     r = fail(c, TASKRUN_REASON_VALIDATION_FAILED, USER_ERROR "invalid value for \"%s\": %s", field,
              cause ? cause : "invalid");
+    free(c->err->admission);
     c->err->admission = xasprintf("%s: %s", cause ? cause : "invalid value", field);
     free(cause);
     return r;

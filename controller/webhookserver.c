@@ -54,7 +54,9 @@ struct webhookserver {
     struct certs_bundle served; /* what 'tls' serves; ca_cert is what the caBundles must say */
     char *ca_b64;               /* base64 of served.ca_cert */
     uv_timer_t timer;
-    int inflight; /* API calls whose callbacks have not run */
+    struct kube_watch *watch; /* of the Secret; NULL until a pass (re)starts it */
+    char *secret_rv;          /* the Secret's last seen resourceVersion, to watch from */
+    int inflight;             /* API calls whose callbacks have not run (not the watch) */
     bool pass_running;
     bool closing;
     bool timer_closed;
@@ -72,6 +74,7 @@ struct call {
 
 static void pass_done(struct webhookserver *ws, uint64_t next_ms);
 static void maybe_free(struct webhookserver *ws);
+static void on_timer(uv_timer_t *t);
 
 static int64_t wall_now(void)
 {
@@ -404,6 +407,11 @@ static void regenerate(struct webhookserver *ws, const char *rv)
     free(path);
 }
 
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
 static void bundle_from_secret(const json_t *secret, struct certs_bundle *b)
 {
     const json_t *data = json_object_get(secret, "data");
@@ -434,6 +442,9 @@ static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_st
         pass_done(ws, RETRY_SOON_MS);
         return;
     }
+    free(ws->secret_rv);
+    ws->secret_rv = xstrdup(str_or_empty(
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"))));
     bundle_from_secret(obj, &b);
     usable = b.ca_cert && b.server_cert && b.server_key &&
              certs_is_usable(&b, ws->service, ws->ns, wall_now());
@@ -450,6 +461,50 @@ static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_st
     }
     free(rv);
     certs_bundle_done(&b);
+}
+
+/* ---- watching the Secret: a deleted or edited one is looked at at once ---- */
+
+static void on_secret_event(void *ctx, const char *type, const json_t *obj)
+{
+    struct webhookserver *ws = ctx;
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+
+    if (strcmp(type, "BOOKMARK") != 0 && !ws->pass_running && !ws->closing)
+        uv_timer_start(&ws->timer, on_timer, 0, 0);
+    if (rv) {
+        free(ws->secret_rv);
+        ws->secret_rv = xstrdup(rv);
+    }
+}
+
+static void on_secret_watch_end(void *ctx, int rc, const struct kube_status *st)
+{
+    struct webhookserver *ws = ctx;
+
+    ws->watch = NULL;
+    if (ws->closing) {
+        maybe_free(ws);
+        return;
+    }
+    if (rc == -ESTALE) {
+        free(ws->secret_rv); /* compacted away: the next watch starts from now */
+        ws->secret_rv = NULL;
+    }
+    /* the next pass restarts it; until then the periodic check covers */
+}
+
+static void start_watch(struct webhookserver *ws)
+{
+    char *sel = xasprintf("fieldSelector=metadata.name%%3D%s", ws->secret);
+    char *path = kube_path("/api/v1", ws->ns, "secrets", NULL, sel);
+
+    if (kube_watch_start(ws->kc, path, ws->secret_rv, on_secret_event, on_secret_watch_end, ws,
+                         &ws->watch) < 0)
+        ws->watch = NULL;
+    free(path);
+    free(sel);
 }
 
 /* ---- passes ---- */
@@ -479,8 +534,11 @@ static void on_timer(uv_timer_t *t)
 static void pass_done(struct webhookserver *ws, uint64_t next_ms)
 {
     ws->pass_running = false;
-    if (!ws->closing)
-        uv_timer_start(&ws->timer, on_timer, next_ms, 0);
+    if (ws->closing)
+        return;
+    uv_timer_start(&ws->timer, on_timer, next_ms, 0);
+    if (!ws->watch)
+        start_watch(ws);
 }
 
 /* ---- life cycle ---- */
@@ -490,11 +548,12 @@ static void maybe_free(struct webhookserver *ws)
     webhookserver_closed_cb *cb = ws->closed_cb;
     void *ctx = ws->closed_ctx;
 
-    if (!ws->closing || !ws->timer_closed || !ws->tls_closed || ws->inflight > 0)
+    if (!ws->closing || !ws->timer_closed || !ws->tls_closed || ws->inflight > 0 || ws->watch)
         return;
     certs_bundle_done(&ws->served);
     tekton_config_free(ws->builtin);
     free(ws->ca_b64);
+    free(ws->secret_rv);
     free(ws->host);
     free(ws->service);
     free(ws->ns);
@@ -566,6 +625,7 @@ void webhookserver_close(struct webhookserver *ws, webhookserver_closed_cb *cb, 
     ws->closed_cb = cb;
     ws->closed_ctx = ctx;
     uv_close((uv_handle_t *)&ws->timer, on_timer_closed);
+    kube_watch_stop(ws->watch); /* its end callback frees us if it comes last */
     if (ws->tls) {
         tlsserver_close(ws->tls, on_tls_closed, ws);
         ws->tls = NULL;

@@ -9,11 +9,12 @@
  * The webhook as the API server sees it: HTTPS on the loop (lib/tlsserver) answering
  * AdmissionReviews (controller/webhook) and ConversionReviews (controller/conversion), with
  * the certificate (controller/certs) kept in a Secret and its CA injected as caBundle into the
- * two webhook configurations and the four CRDs' conversion. A periodic check re-reads the
- * Secret: a missing, foreign-keyed, expired or two-thirds-spent certificate is regenerated
- * (create or update with resourceVersion, so of several replicas one wins and the others adopt
- * its Secret), a Secret another replica rotated is loaded, and caBundles that differ from the
- * served CA are patched. Every write is conditional on a difference, so replicas agree.
+ * two webhook configurations and the four CRDs' conversion. A watch on the Secret, and a
+ * periodic check behind it, re-read the Secret: a missing, foreign-keyed, expired or
+ * two-thirds-spent certificate is regenerated (create or update with resourceVersion, so of several
+ * replicas one wins and the others adopt its Secret), a Secret another replica rotated is loaded,
+ * and caBundles that differ from the served CA are patched. Every write is conditional on a
+ * difference, so replicas agree.
  */
 
 struct kube_client;

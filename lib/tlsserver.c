@@ -346,6 +346,11 @@ static void try_request(struct conn *c)
         return;
     }
     head_len = (size_t)(end - data) + 4;
+    /* a head that arrived whole in one read is held to the same limit */
+    if (head_len > TLSSERVER_MAX_HEAD) {
+        conn_answer(c, 431, "text/plain", "request head too large\n");
+        return;
+    }
     cl = find_header(data, end, "Content-Length", &cl_len);
     if (cl) {
         char *stop;

@@ -163,7 +163,7 @@ fi
 
 # ---- rotation: a deleted Secret, then a spoiled one, each gives a new CA everywhere ----
 # rotated OLD: the Secret exists again, with a CA other than OLD in the webhook configuration and
-# the CRDs (the controller re-reads the Secret every minute).
+# the CRDs (the controller watches the Secret, and re-reads it every minute besides).
 rotated() {
     local old=$1 now
     ks get secret webhook-certs > /dev/null 2>&1 || return 1
@@ -172,7 +172,9 @@ rotated() {
 }
 old=$(ca_bundle)
 ks delete secret webhook-certs > /dev/null 2>&1
+start=$SECONDS
 if wait_until 150 rotated "$old"; then
+    echo "# new CA everywhere $((SECONDS - start))s after the Secret was deleted"
     ok webhook/secret-deleted-regenerated
 else
     not_ok webhook/secret-deleted-regenerated "caBundle unchanged or Secret missing after 150s"
@@ -188,7 +190,9 @@ ks create secret generic webhook-certs --dry-run=client -o json \
     --from-file=ca-cert.pem="$tmp/c.pem" --from-file=server-cert.pem="$tmp/c.pem" \
     --from-file=server-key.pem="$tmp/k.pem" | ks replace -f - > /dev/null 2>&1
 rm -rf "$tmp"
+start=$SECONDS
 if wait_until 150 rotated "$old"; then
+    echo "# new CA everywhere $((SECONDS - start))s after the Secret was spoiled"
     ok webhook/foreign-certificate-replaced
 else
     not_ok webhook/foreign-certificate-replaced "caBundle unchanged after 150s"

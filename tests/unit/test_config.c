@@ -67,6 +67,28 @@ static void test_config_parse_defaults(void **state)
     assert_int_equal(c->renew_deadline_ms, 10000);
     assert_int_equal(c->retry_period_ms, 2000);
     assert_int_equal(c->log_level, LOG_INFO);
+    /* no webhook unless asked: the host-run controller serves none */
+    assert_int_equal(c->webhook_port, 0);
+    assert_string_equal(c->webhook_service, "tekton-pipelines-webhook");
+    assert_string_equal(c->webhook_secret, "webhook-certs");
+    assert_int_equal(c->webhook_cert_check_ms, 60000);
+    config_free(c);
+}
+
+static void test_config_parse_webhook_flags(void **state)
+{
+    static const char *const args[] = {
+        "--webhook-port=8443",         "--webhook-service",       "hook",
+        "--webhook-secret=hook-certs", "--webhook-cert-check=5s", NULL};
+    static const char *const env[] = {"TEKTITE_WEBHOOK_PORT", "9443", NULL};
+    struct config *c = NULL;
+    char *err = NULL;
+
+    assert_int_equal(parse(args, env, &c, &err), 0);
+    assert_int_equal(c->webhook_port, 8443); /* the flag wins over the environment */
+    assert_string_equal(c->webhook_service, "hook");
+    assert_string_equal(c->webhook_secret, "hook-certs");
+    assert_int_equal(c->webhook_cert_check_ms, 5000);
     config_free(c);
 }
 
@@ -291,6 +313,20 @@ static void test_config_parse_bad_table(void **state)
          {"--kubeconfig=", NULL},
          {NULL},
          "invalid --kubeconfig '': expected a file path"},
+        {"webhook port out of range",
+         {"--webhook-port=70000", NULL},
+         {NULL},
+         "invalid --webhook-port '70000': expected a TCP port between 0 (no webhook) and 65535"},
+        {"webhook port from env not a number",
+         {NULL},
+         {"TEKTITE_WEBHOOK_PORT", "https", NULL},
+         "invalid $TEKTITE_WEBHOOK_PORT 'https': expected a TCP port between 0 (no webhook) and "
+         "65535"},
+        {"bad webhook service",
+         {"--webhook-service", "Hook.svc", NULL},
+         {NULL},
+         "invalid --webhook-service 'Hook.svc': expected an object name (lower-case letters, "
+         "digits, '-')"},
         {"bad lease name",
          {"--lease-name", "Tek_tite", NULL},
          {NULL},
@@ -319,6 +355,7 @@ static void test_config_usage_names_every_flag(void **state)
         "--kubeconfig",   "--context",         "--namespace",      "--leader-elect",
         "--lease-name",   "--lease-namespace", "--lease-duration", "--renew-deadline",
         "--retry-period", "--log-level",       "--version",        "--help",
+        "--webhook-port", "--webhook-service", "--webhook-secret", "--webhook-cert-check",
     };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -330,6 +367,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_parse_defaults),
+        cmocka_unit_test(test_config_parse_webhook_flags),
         cmocka_unit_test(test_config_parse_good_table),
         cmocka_unit_test(test_config_parse_bad_table),
         cmocka_unit_test(test_config_usage_names_every_flag),

@@ -28,7 +28,8 @@ struct client {
     int port;
     const char *ca_pem; /* verify against this */
     const char *path;
-    const char *body; /* NULL: GET */
+    const char *body;   /* NULL: GET */
+    const char *header; /* an extra request header line, or NULL */
     /* results */
     CURLcode rc;
     char err[CURL_ERROR_SIZE];
@@ -47,12 +48,15 @@ static void client_thread(void *arg)
 {
     struct client *c = arg;
     CURL *curl = curl_easy_init();
-    struct curl_slist *resolve = NULL;
+    struct curl_slist *resolve = NULL, *headers = NULL;
     struct curl_blob ca = {.data = (void *)(uintptr_t)c->ca_pem, .len = strlen(c->ca_pem)};
     char *url = xasprintf("https://" HOST ":%d%s", c->port, c->path);
     char *map = xasprintf(HOST ":%d:127.0.0.1", c->port);
 
     resolve = curl_slist_append(resolve, map);
+    if (c->header)
+        headers = curl_slist_append(headers, c->header);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
     curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
@@ -66,6 +70,7 @@ static void client_thread(void *arg)
     c->rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &c->code);
     curl_slist_free_all(resolve);
+    curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     free(map);
     free(url);
@@ -167,6 +172,24 @@ static void test_tlsserver_get_and_status_code(void **state)
     buf_done(&c.out);
 }
 
+static void test_tlsserver_oversized_head_gets_431(void **state)
+{
+    struct fixture *f = *state;
+    char *big = xmalloc(TLSSERVER_MAX_HEAD + 64);
+    struct client c = {.port = tlsserver_port(f->srv), .ca_pem = f->certs.ca_cert, .path = "/x"};
+
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', TLSSERVER_MAX_HEAD);
+    big[TLSSERVER_MAX_HEAD + 7] = '\0';
+    c.header = big;
+    request(&f->loop, &c);
+    assert_int_equal(c.rc, CURLE_OK);
+    assert_int_equal(c.code, 431);
+    assert_int_equal(f->calls, 0);
+    buf_done(&c.out);
+    free(big);
+}
+
 static void test_tlsserver_other_ca_fails_verification(void **state)
 {
     struct fixture *f = *state;
@@ -238,6 +261,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tlsserver_post_verified_against_the_ca, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tlsserver_get_and_status_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlsserver_oversized_head_gets_431, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlsserver_other_ca_fails_verification, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tlsserver_set_cert_rotates_for_new_connections, setup,

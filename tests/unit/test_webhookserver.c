@@ -34,6 +34,9 @@
 #define VALIDATING_URL API "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/v"
 #define CRD_URL(n)     API "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" n
 
+#define WATCH_URL                                                                                  \
+    SECRETS_URL "?fieldSelector=metadata.name%3Dwebhook-certs&watch=1&allowWatchBookmarks=true"
+
 #define NOT_FOUND                                                                                  \
     "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}"
 
@@ -212,7 +215,8 @@ static void test_webhookserver_missing_secret_is_created_and_injected(void **sta
     for (int i = 0; i < 5; i++)
         http_fake_push(f->http, 200, "{}");
     start(f);
-    run_until_requests(f, 2 + 6 + 5);
+    /* and last, the watch on the Secret (nothing queued for it: it fails and waits a pass) */
+    run_until_requests(f, 2 + 6 + 5 + 1);
     expect_request(f, 0, "GET", SECRET_URL);
     expect_request(f, 1, "POST", SECRETS_URL);
     /* the Secret holds a bundle that is good for the Service */
@@ -262,8 +266,8 @@ static void test_webhookserver_usable_secret_kept_and_nothing_patched(void **sta
     http_fake_push(f->http, 200, secret);
     push_targets(f, ca_b64);
     start(f);
-    run_until_requests(f, 1 + 6);
-    for (size_t i = 0; i < 7; i++)
+    run_until_requests(f, 1 + 6 + 1);
+    for (size_t i = 0; i < 8; i++)
         if (strcmp(http_fake_record(f->http, i)->method, "GET") != 0)
             fail_msg("request %zu: %s, want only GETs", i, http_fake_record(f->http, i)->method);
     assert_int_equal(f->serving, 1);
@@ -287,7 +291,7 @@ static void test_webhookserver_foreign_certificate_replaced_with_resource_versio
                    "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\","
                    "\"code\":409}");
     start(f);
-    run_until_requests(f, 2);
+    run_until_requests(f, 2 + 1);
     expect_request(f, 1, "PUT", SECRET_URL);
     body = json_loads(http_fake_record(f->http, 1)->body, 0, NULL);
     assert_string_equal(
@@ -300,6 +304,52 @@ static void test_webhookserver_foreign_certificate_replaced_with_resource_versio
     certs_bundle_done(&b);
 }
 
+/* A watch event on the Secret (here: it was deleted) starts a pass at once, not after check_ms. */
+static void test_webhookserver_secret_deleted_event_starts_a_pass(void **state)
+{
+    struct fixture *f = *state;
+    struct certs_bundle b = {0};
+    static const char *const none[] = {NULL};
+    char *secret, *ca_b64;
+
+    assert_int_equal(certs_generate(SVC, NS, (int64_t)time(NULL), 30 * 86400, &b), 0);
+    secret = secret_json(&b);
+    ca_b64 = b64(b.ca_cert);
+    http_fake_push(f->http, 200, secret);
+    push_targets(f, ca_b64);
+    http_fake_push_open(f->http, 200, none); /* the watch */
+    http_fake_push(f->http, 404, NOT_FOUND); /* the next pass: the Secret is gone */
+    http_fake_push(f->http, 201, "{}");
+    start(f);
+    run_until_requests(f, 1 + 6 + 1);
+    if (!strstr(http_fake_record(f->http, 7)->url, WATCH_URL))
+        fail_msg("request 7: %s, want the watch %s", http_fake_record(f->http, 7)->url, WATCH_URL);
+    http_fake_stream_feed(f->http, "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":"
+                                   "\"webhook-certs\",\"resourceVersion\":\"43\"}}}\n");
+    /* the GET and the POST of the new Secret; injection finds nothing queued and retries */
+    for (int i = 0; i < 2000 && http_fake_count(f->http) < 10; i++)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    expect_request(f, 8, "GET", SECRET_URL);
+    expect_request(f, 9, "POST", SECRETS_URL);
+    http_fake_stream_end(f->http, -ECANCELED);
+    free(ca_b64);
+    free(secret);
+    certs_bundle_done(&b);
+}
+
+/* Closing while the Secret GET is still out: the server is freed once the client cancels it. */
+static void test_webhookserver_close_with_a_request_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const none[] = {NULL};
+
+    http_fake_push_open(f->http, 200, none);
+    start(f);
+    run_until_requests(f, 1);
+    expect_request(f, 0, "GET", SECRET_URL);
+    /* teardown closes the server first, then the client, and asserts the loop ends empty */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +359,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_webhookserver_foreign_certificate_replaced_with_resource_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhookserver_secret_deleted_event_starts_a_pass,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhookserver_close_with_a_request_in_flight, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
