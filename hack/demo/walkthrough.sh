@@ -47,9 +47,10 @@ declare -A secs # "MODE RUN" -> seconds
 build() {
     local mode=$1 run=$2 pr status i d tr log layers bases
     if [ "$mode" = first ] && [ "$run" = 1 ]; then
-        "$TKN" -n "$NS" pipeline start pipeline-clone-and-build --use-param-defaults \
-            -p "IMAGE=$IMAGE" --workspace name=source,claimName=source-pvc --showlog ||
-            lc_die "tkn pipeline start failed"
+        # bounded: --showlog waits for the PipelineRun's status, forever if no controller writes it
+        timeout --foreground 900 "$TKN" -n "$NS" pipeline start pipeline-clone-and-build \
+            --use-param-defaults -p "IMAGE=$IMAGE" --workspace name=source,claimName=source-pvc \
+            --showlog || lc_die "tkn pipeline start --showlog failed or ran past 900s (is tektite running?)"
         pr=$(k get pipelinerun --sort-by=.metadata.creationTimestamp -o name | tail -n 1)
         pr=${pr#*/}
     else
