@@ -265,8 +265,9 @@ controller_identity() {
         contexts: [{name: "ctl", context: {cluster: "lc", user: "ctl", namespace: $ns}}],
         "current-context": "ctl"}' > "$tmp/controller.kubeconfig"
 }
-if ! out=$(controller_identity 2>&1); then
-    not_ok $T/controller-identity "$out"
+# (not in a $(...) subshell: SYSTEM_RBAC must reach the cleanup)
+if ! controller_identity > "$tmp/identity.out" 2>&1; then
+    not_ok $T/controller-identity "$(tail -n 3 "$tmp/identity.out")"
     exit 1
 fi
 
