@@ -84,6 +84,7 @@ struct registry_lookup {
     char *image;
     struct imageref ref;
     char *username, *password; /* NULL: anonymous */
+    char *identity;            /* "" anonymous, else a digest of the credentials (cache keys) */
     registry_done_cb *cb;
     void *ctx;
     struct http_request *req;
@@ -468,6 +469,7 @@ static void lookup_free(struct registry_lookup *lk)
     imageref_done(&lk->ref);
     free(lk->username);
     free(lk->password);
+    free(lk->identity);
     free(lk->url);
     free(lk->url_saved);
     free(lk->auth);
@@ -564,15 +566,23 @@ static void fail_status(struct registry_lookup *lk, const struct http_response *
     free(text);
 }
 
+/* Digest results are anyone's, as in Tekton's cache; a tag's digest only for the same credentials.
+ */
 static char *cache_key(const struct registry_lookup *lk, const char *sep, const char *ref)
 {
+    if (strcmp(sep, ":") == 0)
+        return xasprintf("%s/%s%s%s %s", lk->ref.registry, lk->ref.repository, sep, ref,
+                         lk->identity);
     return xasprintf("%s/%s%s%s", lk->ref.registry, lk->ref.repository, sep, ref);
 }
 
+/*
+ * Tokens by the credentials that obtained them, password included: a cached token must never
+ * answer for a wrong password or for no credentials.
+ */
 static char *token_key(const struct registry_lookup *lk)
 {
-    return xasprintf("%s %s %s", lk->eps[lk->ep].origin, lk->ref.repository,
-                     lk->username ? lk->username : "");
+    return xasprintf("%s %s %s", lk->eps[lk->ep].origin, lk->ref.repository, lk->identity);
 }
 
 static void complete(struct registry_lookup *lk)
@@ -1379,8 +1389,16 @@ int registry_lookup(struct registry *reg, const char *image, const struct docker
         return 0;
     }
     if (dockerauth_lookup(auth, lk->ref.registry, lk->ref.repository, &cred) == 0) {
+        char *both = xasprintf("%s:%s", cred.username, cred.password);
+
         lk->username = xstrdup(cred.username);
         lk->password = xstrdup(cred.password);
+        if (digest_of(both, strlen(both), "sha256", &lk->identity) < 0)
+            lk->identity = xasprintf("%s:%s", cred.username, cred.password);
+        explicit_bzero(both, strlen(both));
+        free(both);
+    } else {
+        lk->identity = xstrdup("");
     }
     /* even a cache miss starts from the loop, so 'cb' can never run inside this call */
     lk->ready = json_incref((json_t *)(uintptr_t)cached(lk));

@@ -786,16 +786,21 @@ static void test_registry_lookup_invalid_reference_fails_from_the_loop(void **st
     "WWW-Authenticate: Bearer realm=\"https://auth.example/token\",service=\"registry.example\","  \
     "scope=\"repository:team/app:pull\"\n"
 
-static struct dockerauth *creds_for(const char *host)
+static struct dockerauth *creds_with(const char *host, const char *password)
 {
     struct dockerauth *da = dockerauth_new();
-    char *cfg =
-        xasprintf("{\"auths\":{\"%s\":{\"username\":\"user\",\"password\":\"pass\"}}}", host);
+    char *cfg = xasprintf("{\"auths\":{\"%s\":{\"username\":\"user\",\"password\":\"%s\"}}}", host,
+                          password);
     char *msg = NULL;
 
     assert_int_equal(dockerauth_add_config(da, cfg, strlen(cfg), false, "test", &msg), 0);
     free(cfg);
     return da;
+}
+
+static struct dockerauth *creds_for(const char *host)
+{
+    return creds_with(host, "pass");
 }
 
 static void test_registry_lookup_bearer_challenge_gets_a_token_with_basic_creds(void **state)
@@ -1126,6 +1131,63 @@ static void test_registry_lookup_token_is_reused_by_the_next_lookup(void **state
     free(m);
 }
 
+/*
+ * What a lookup with the right password cached (the tag's digest, the token) must not answer a
+ * lookup with a wrong password or with none: those ask the registry and are refused, as Tekton's
+ * lookups of a tag always ask. The right credentials still hit the cache.
+ */
+static void test_registry_lookup_tag_cache_and_tokens_are_per_credentials(void **state)
+{
+    struct registry_options opts = {0};
+    struct fx f;
+    struct outcome good, wrong, anon, again;
+    struct dockerauth *right = creds_for("registry.example");
+    struct dockerauth *bad = creds_with("registry.example", "wrong");
+    char *m = manifest_for(CONFIG_AMD64, MT_DOCKER_MANIFEST, MT_DOCKER_CONFIG);
+    const char *denied = "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication "
+                         "required\"}]}";
+
+    fx_init(&f, &opts);
+    http_fake_push_headers(f.hc, 401, CHALLENGE, "");
+    http_fake_push(f.hc, 200, "{\"token\":\"tok1\",\"expires_in\":300}");
+    push_manifest(&f, MT_DOCKER_MANIFEST, m);
+    http_fake_push(f.hc, 200, CONFIG_AMD64);
+    lookup(&f, "registry.example/team/app:1", right, &good);
+    assert_int_equal(good.rc, 0);
+    assert_int_equal(http_fake_count(f.hc), 4);
+
+    http_fake_push_headers(f.hc, 401, CHALLENGE, "");
+    http_fake_push(f.hc, 401, "{\"details\":\"incorrect username or password\"}");
+    lookup(&f, "registry.example/team/app:1", bad, &wrong);
+    assert_int_equal(wrong.rc, -EACCES);
+    assert_non_null(strstr(wrong.error, ": 401 incorrect username or password"));
+    assert_int_equal(http_fake_count(f.hc), 6);
+    assert_non_null(strstr(req_headers(&f, 5), "Authorization: Basic dXNlcjp3cm9uZw=="));
+
+    http_fake_push_headers(f.hc, 401, CHALLENGE, "");
+    http_fake_push(f.hc, 200, "{\"token\":\"anon\"}");
+    http_fake_push_headers(f.hc, 401, CHALLENGE, denied);
+    lookup(&f, "registry.example/team/app:1", NULL, &anon);
+    assert_int_equal(anon.rc, -EACCES);
+    assert_non_null(strstr(anon.error, "authentication required"));
+    assert_int_equal(http_fake_count(f.hc), 9);
+    assert_null(strstr(req_headers(&f, 7), "Authorization"));
+    assert_non_null(strstr(req_headers(&f, 8), "Authorization: Bearer anon"));
+
+    lookup(&f, "registry.example/team/app:1", right, &again);
+    assert_int_equal(again.rc, 0);
+    assert_int_equal(http_fake_count(f.hc), 9);
+    assert_true(json_equal(good.result, again.result));
+    outcome_done(&good);
+    outcome_done(&wrong);
+    outcome_done(&anon);
+    outcome_done(&again);
+    dockerauth_free(right);
+    dockerauth_free(bad);
+    fx_done(&f);
+    free(m);
+}
+
 /* ---- mirrors and endpoints ---- */
 
 /* What hack/cluster-up.sh writes into containerd's certs.d, as a mirror table. */
@@ -1376,6 +1438,7 @@ int main(void)
         cmocka_unit_test(test_registry_lookup_second_time_is_a_cache_hit_without_requests),
         cmocka_unit_test(test_registry_lookup_expired_tag_resolves_again_but_reuses_configs),
         cmocka_unit_test(test_registry_lookup_token_is_reused_by_the_next_lookup),
+        cmocka_unit_test(test_registry_lookup_tag_cache_and_tokens_are_per_credentials),
         cmocka_unit_test(test_registry_lookup_mirror_urls_table),
         cmocka_unit_test(test_registry_lookup_upstream_urls_table),
         cmocka_unit_test(test_registry_lookup_next_mirror_endpoint_after_a_failure),
