@@ -350,7 +350,7 @@ start() {
         return 0
     fi
     mark "starting $n"
-    setsid "$@" > "$LC_LOG/$n.log" 2>&1 < /dev/null 8>&- &
+    (exec_detached "$@") > "$LC_LOG/$n.log" 2>&1 < /dev/null &
     pid_record "$n" $!
 }
 

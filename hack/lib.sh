@@ -102,8 +102,21 @@ pid_of() {
 
 pid_alive() { pid_of "$1" > /dev/null; }
 
+# exec_detached CMD...: become CMD in a session of its own with every descriptor above 2 closed.
+# For daemons, which outlive their caller: one that inherited, say, the descriptor of
+# `flock /tmp/tektite-cluster.lock make test` (or lc_lock's fd 8) would hold that lock for as
+# long as it runs. Run it in a subshell: ( exec_detached cmd ... ) > log 2>&1 < /dev/null &
+exec_detached() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done 2> /dev/null
+    exec setsid "$@"
+}
+
 # lc_lock: one cluster-up/cluster-down at a time (two engineers' `make e2e` may race). The lock
-# is on fd 8, which start() closes for the daemons so they never hold it; nested calls
+# is on fd 8, which start() closes (exec_detached) for the daemons so they never hold it; nested calls
 # (cluster-up running cluster-down) see LC_LOCK_HELD and skip it. Bounded: a cold bring-up
 # holding it takes about half an hour.
 lc_lock() {

@@ -23,21 +23,13 @@ GIT_PORT=9418 MAVEN_PORT=8081 PUSH_PORT=5001
 export GIT_AUTHOR_NAME=tektite-demo GIT_AUTHOR_EMAIL=demo@tektite.invalid
 export GIT_COMMITTER_NAME=tektite-demo GIT_COMMITTER_EMAIL=demo@tektite.invalid
 
-# launch NAME CMD...: start CMD detached, logging to $LC_LOG/NAME.log, and record its pid.
-# Every descriptor above 2 is closed first: these services outlive their caller, and one that
-# inherited, say, the descriptor of `flock /tmp/tektite-cluster.lock make demo` would hold that
-# lock for as long as it runs.
+# launch NAME CMD...: start CMD detached (exec_detached: no inherited descriptors, so no lock
+# held by a service that outlives its caller), logging to $LC_LOG/NAME.log, and record its pid.
 launch() {
     local n=$1
     shift
     pid_alive "$n" && return 0
-    (
-        for fd in /proc/self/fd/*; do
-            fd=${fd##*/}
-            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-        done 2> /dev/null
-        exec setsid "$@"
-    ) >> "$LC_LOG/$n.log" 2>&1 < /dev/null &
+    (exec_detached "$@") >> "$LC_LOG/$n.log" 2>&1 < /dev/null &
     pid_record "$n" $!
 }
 
