@@ -10,8 +10,8 @@
 
 static void test_jget_str_and_meta_str_tolerate_missing_and_wrong_types(void **state)
 {
-    json_t *obj = json_loads("{\"a\":\"x\",\"n\":1,\"metadata\":{\"name\":\"t\",\"uid\":7}}", 0,
-                             NULL);
+    json_t *obj =
+        json_loads("{\"a\":\"x\",\"n\":1,\"metadata\":{\"name\":\"t\",\"uid\":7}}", 0, NULL);
 
     assert_non_null(obj);
     assert_string_equal(jget_str(obj, "a"), "x");
@@ -28,8 +28,8 @@ static void test_jget_str_and_meta_str_tolerate_missing_and_wrong_types(void **s
 
 static void test_jget_named_finds_first_match_and_skips_malformed_items(void **state)
 {
-    json_t *list = json_loads("[1, {\"name\":2}, {\"name\":\"b\",\"v\":1}, {\"name\":\"b\",\"v\":2}]",
-                              0, NULL);
+    json_t *list = json_loads(
+        "[1, {\"name\":2}, {\"name\":\"b\",\"v\":1}, {\"name\":\"b\",\"v\":2}]", 0, NULL);
 
     assert_non_null(list);
     assert_int_equal(json_integer_value(json_object_get(jget_named(list, "name", "b"), "v")), 1);
