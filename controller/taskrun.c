@@ -169,7 +169,7 @@ static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_
  * urgent event is never held back by an earlier delayed one.
  */
 #define POD_PROGRESS_DELAY_MS 500
-#define POD_PENDING_DELAY_MS  1500
+#define POD_PENDING_DELAY_MS  3000
 
 static uint64_t pod_event_delay_ms(const json_t *pod)
 {
