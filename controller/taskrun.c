@@ -169,7 +169,7 @@ static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_
  * urgent event is never held back by an earlier delayed one.
  */
 #define POD_PROGRESS_DELAY_MS 500
-#define POD_PENDING_DELAY_MS  1500
+#define POD_PENDING_DELAY_MS  3000
 
 static uint64_t pod_event_delay_ms(const json_t *pod)
 {
@@ -235,17 +235,33 @@ static void on_pod_delete(void *ctx, const json_t *obj)
 }
 
 /*
- * What the status planner and the pass read from a Pod: its status, its annotations (ready,
- * cancel) and whether it is being deleted. An update that changes none of them (the kubelet
+ * What the status planner and the pass read from a Pod: its status, its annotations (cancel)
+ * and whether it is being deleted. An update that changes none of them (the kubelet
  * refreshing a probe time, managedFields) cannot change the plan, so it costs no pass.
  */
 static bool pod_inputs_equal(const json_t *a, const json_t *b)
 {
     const json_t *ma = json_object_get(a, "metadata");
     const json_t *mb = json_object_get(b, "metadata");
+    json_t *aa;
+    json_t *ab;
+    bool equal;
 
-    return same_member(a, b, "status") && same_member(ma, mb, "annotations") &&
-           same_member(ma, mb, "deletionTimestamp");
+    if (!same_member(a, b, "status") || !same_member(ma, mb, "deletionTimestamp"))
+        return false;
+    /*
+     * The ready annotation only tells the pass not to patch it again; its arrival (our own
+     * patch's answer, as a rule) changes no status, so it alone costs no pass.
+     */
+    aa = json_deep_copy(json_object_get(ma, "annotations"));
+    ab = json_deep_copy(json_object_get(mb, "annotations"));
+    json_object_del(aa, "tekton.dev/ready");
+    json_object_del(ab, "tekton.dev/ready");
+    equal = (json_object_size(aa) == 0 && json_object_size(ab) == 0) ||
+            (aa && ab && json_equal(aa, ab));
+    json_decref(aa);
+    json_decref(ab);
+    return equal;
 }
 
 static void on_pod_update(void *ctx, const json_t *old_obj, const json_t *new_obj)

@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 60); do "$K" -n "$ns" get serviceaccount default > /dev/null 2>&1 && break; sleep 1; done
 "${CONTROLLER_BIN:-$repo/build/tektite-controller}" --kubeconfig "$KUBECONFIG" --entrypoint-image "$image" \
-    --namespace "$ns" > "$log" 2>&1 &
+    --namespace "$ns" --log-level "${LOG_LEVEL:-info}" > "$log" 2>&1 &
 pid=$!
 for _ in $(seq 600); do grep -q '"caches synced"' "$log" && break; sleep 0.1; done
 for i in $(seq "$N"); do
