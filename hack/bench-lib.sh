@@ -28,12 +28,13 @@ pids_by_exe() {
 # watch_stamp NS KIND OUT: stream KIND's watch events in NS into OUT, each line
 # "<epoch µs> <event type> <name> <first condition's status> <tekton.dev/taskRun label>", stamped
 # by the reading shell as it reads them (bash's $EPOCHREALTIME: no fork per line). Runs in its own
-# session; prints its PID, which watch_stop takes (it ends the kubectl too).
+# session; prints its PID, which watch_stop takes (it ends the kubectl too). Its own stdout is
+# /dev/null: a caller's $(watch_stamp ...) would otherwise wait for the watch to end.
 watch_stamp() {
     setsid bash -c '"$0" -n "$1" get "$2" --watch --output-watch-events \
         -o jsonpath="{.type} {.object.metadata.name} {.object.status.conditions[0].status} {.object.metadata.labels.tekton\.dev/taskRun}{\"\n\"}" 2> /dev/null |
         while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done > "$3"' \
-        "$K" "$1" "$2" "$3" &
+        "$K" "$1" "$2" "$3" > /dev/null 2>&1 &
     echo $!
 }
 watch_stop() {
