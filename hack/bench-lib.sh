@@ -19,22 +19,30 @@ minmax() { sort -n | awk 'NR == 1 {lo=$1} {hi=$1} END {if (NR == 0) print "n/a";
 pids_by_exe() {
     local p a
     for p in /proc/[0-9]*; do
-        a=$(tr '\0' '\n' < "$p/cmdline" 2> /dev/null | head -1) || continue
+        a=$(tr '\0' '\n' 2> /dev/null < "$p/cmdline" | head -1) || continue
         [ "$a" = "$1" ] && echo "${p#/proc/}"
     done
     return 0
 }
 
 # watch_stamp NS KIND OUT: stream KIND's watch events in NS into OUT, each line
-# "<epoch µs> <event type> <name> <first condition's status> <tekton.dev/taskRun label>", stamped
-# by the reading shell as it reads them (bash's $EPOCHREALTIME: no fork per line). Runs in its own
-# session; prints its PID, which watch_stop takes (it ends the kubectl too). Its own stdout is
-# /dev/null: a caller's $(watch_stamp ...) would otherwise wait for the watch to end.
+# "<epoch µs> <event type> <name> <Succeeded condition's status> <tekton.dev/taskRun label>",
+# stamped by the reading shell as it reads them (bash's $EPOCHREALTIME: no fork per line).
+# kubectl ends a watch when the server closes it (and did under load 50 here), so it is restarted
+# at once; the relist repeats ADDED events, and first_added/first_done keep each object's first.
+# The condition is picked by type with a filter: an index ([0]) on an empty conditions list makes
+# kubectl's jsonpath fail and the watch exit. Runs in its own session; prints its PID, which
+# watch_stop takes (it ends the kubectl too). Its own stdout is /dev/null: a caller's
+# $(watch_stamp ...) would otherwise wait for the watch to end.
 watch_stamp() {
-    setsid bash -c '"$0" -n "$1" get "$2" --watch --output-watch-events \
-        -o jsonpath="{.type} {.object.metadata.name} {.object.status.conditions[0].status} {.object.metadata.labels.tekton\.dev/taskRun}{\"\n\"}" 2> /dev/null |
-        while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done > "$3"' \
-        "$K" "$1" "$2" "$3" > /dev/null 2>&1 &
+    : > "$3"
+    setsid bash -c 'while :; do
+            "$0" -n "$1" get "$2" --watch --output-watch-events \
+                -o jsonpath="{.type} {.object.metadata.name} {.object.status.conditions[?(@.type==\"Succeeded\")].status} {.object.metadata.labels.tekton\.dev/taskRun}{\"\n\"}" |
+                while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done >> "$3"
+            echo "$(date -u +%T) watch of $2 ended, restarting" >> "$3.restarts"
+            sleep 0.2
+        done' "$K" "$1" "$2" "$3" > /dev/null 2> "$3.err" &
     echo $!
 }
 watch_stop() {
@@ -65,7 +73,7 @@ api_requests() {
             if (l ~ /group="tekton.dev"/ && l !~ /verb="(LIST|WATCH)"/) return 1
             if (l ~ /group="",resource="pods"/ && l ~ /subresource=""/ && l ~ /verb="(POST|PUT|PATCH|DELETE)"/) return 1
             return 0 }
-        NR == FNR { if (counted($0)) b[key($0)] = val($0); next }
+        FILENAME == ARGV[1] { if (counted($0)) b[key($0)] = val($0); next }
         counted($0) { s += val($0) - b[key($0)] }
         END { print s - own }' "$1" "$2"
 }
@@ -81,7 +89,7 @@ reconciles() {
         function key(l) { sub(/ [0-9.e+]+$/, "", l); return l }
         function val(l) { return substr(l, match(l, / [0-9.e+]+$/) + 1) + 0 }
         $0 !~ re || $0 !~ pat { next }
-        NR == FNR { b[key($0)] = val($0); next }
+        FILENAME == ARGV[1] { b[key($0)] = val($0); next }
         { s += val($0) - b[key($0)] }
         END { print s + 0 }' "$1" "$2"
 }
