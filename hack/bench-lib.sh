@@ -19,21 +19,30 @@ minmax() { sort -n | awk 'NR == 1 {lo=$1} {hi=$1} END {if (NR == 0) print "n/a";
 pids_by_exe() {
     local p a
     for p in /proc/[0-9]*; do
-        a=$(tr '\0' '\n' < "$p/cmdline" 2> /dev/null | head -1) || continue
+        a=$(tr '\0' '\n' 2> /dev/null < "$p/cmdline" | head -1) || continue
         [ "$a" = "$1" ] && echo "${p#/proc/}"
     done
     return 0
 }
 
 # watch_stamp NS KIND OUT: stream KIND's watch events in NS into OUT, each line
-# "<epoch µs> <event type> <name> <first condition's status> <tekton.dev/taskRun label>", stamped
-# by the reading shell as it reads them (bash's $EPOCHREALTIME: no fork per line). Runs in its own
-# session; prints its PID, which watch_stop takes (it ends the kubectl too).
+# "<epoch µs> <event type> <name> <Succeeded condition's status> <tekton.dev/taskRun label>",
+# stamped by the reading shell as it reads them (bash's $EPOCHREALTIME: no fork per line).
+# kubectl ends a watch when the server closes it (and did under load 50 here), so it is restarted
+# at once; the relist repeats ADDED events, and first_added/first_done keep each object's first.
+# The condition is picked by type with a filter: an index ([0]) on an empty conditions list makes
+# kubectl's jsonpath fail and the watch exit. Runs in its own session; prints its PID, which
+# watch_stop takes (it ends the kubectl too). Its own stdout is /dev/null: a caller's
+# $(watch_stamp ...) would otherwise wait for the watch to end.
 watch_stamp() {
-    setsid bash -c '"$0" -n "$1" get "$2" --watch --output-watch-events \
-        -o jsonpath="{.type} {.object.metadata.name} {.object.status.conditions[0].status} {.object.metadata.labels.tekton\.dev/taskRun}{\"\n\"}" 2> /dev/null |
-        while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done > "$3"' \
-        "$K" "$1" "$2" "$3" &
+    : > "$3"
+    setsid bash -c 'while :; do
+            "$0" -n "$1" get "$2" --watch --output-watch-events \
+                -o jsonpath="{.type} {.object.metadata.name} {.object.status.conditions[?(@.type==\"Succeeded\")].status} {.object.metadata.labels.tekton\.dev/taskRun}{\"\n\"}" |
+                while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done >> "$3"
+            echo "$(date -u +%T) watch of $2 ended, restarting" >> "$3.restarts"
+            sleep 0.2
+        done' "$K" "$1" "$2" "$3" > /dev/null 2> "$3.err" &
     echo $!
 }
 watch_stop() {
@@ -53,18 +62,21 @@ durations_ms() {
 }
 
 # api_requests BEFORE AFTER OWN: the requests a controller issues, from two apiserver_request_total
-# scrapes: every tekton.dev request but LIST and WATCH (the benchmark's own watches), and every
-# create/update/patch/delete of a Pod itself (not pods/status: the kubelet's; not pods/binding:
-# the scheduler's), minus OWN (the objects the benchmark itself created).
+# scrapes: every TaskRun and PipelineRun request but LIST and WATCH (the benchmark's own watches;
+# Tasks are left out: someone's 10,000 Task creates landed in one window here), and every
+# create/update/patch of a Pod itself (not pods/status: the kubelet's; not pods/binding: the
+# scheduler's), minus OWN (the objects the benchmark itself created). Pod DELETEs are left out:
+# neither controller deletes the Pod of a successful run, and the metric is cluster-wide, so
+# others' deletions (2,000 in one 200-run window here) would land on the benchmark.
 api_requests() {
     awk -v own="$3" '
         function key(l) { sub(/ [0-9.e+]+$/, "", l); return l }
         function val(l) { return l ~ / [0-9.e+]+$/ ? substr(l, match(l, / [0-9.e+]+$/) + 1) + 0 : 0 }
         function counted(l) {
-            if (l ~ /group="tekton.dev"/ && l !~ /verb="(LIST|WATCH)"/) return 1
-            if (l ~ /group="",resource="pods"/ && l ~ /subresource=""/ && l ~ /verb="(POST|PUT|PATCH|DELETE)"/) return 1
+            if (l ~ /group="tekton.dev",resource="(taskruns|pipelineruns)"/ && l !~ /verb="(LIST|WATCH)"/) return 1
+            if (l ~ /group="",resource="pods"/ && l ~ /subresource=""/ && l ~ /verb="(POST|PUT|PATCH)"/) return 1
             return 0 }
-        NR == FNR { if (counted($0)) b[key($0)] = val($0); next }
+        FILENAME == ARGV[1] { if (counted($0)) b[key($0)] = val($0); next }
         counted($0) { s += val($0) - b[key($0)] }
         END { print s - own }' "$1" "$2"
 }
@@ -80,7 +92,7 @@ reconciles() {
         function key(l) { sub(/ [0-9.e+]+$/, "", l); return l }
         function val(l) { return substr(l, match(l, / [0-9.e+]+$/) + 1) + 0 }
         $0 !~ re || $0 !~ pat { next }
-        NR == FNR { b[key($0)] = val($0); next }
+        FILENAME == ARGV[1] { b[key($0)] = val($0); next }
         { s += val($0) - b[key($0)] }
         END { print s + 0 }' "$1" "$2"
 }
@@ -101,12 +113,14 @@ fan_figures() {
         }
         $2 == "ADDED" && p0 == "" { p0 = $1 }
         ($4 == "True" || $4 == "False") && pd == "" { pd = $1; ps = $4 }
+        # gap A B: B - A in ms, "n/a" unless both stamps exist (a level that never started)
+        function gap(a, b) { if (a == "" || b == "") { bad = 1; return "n/a" } return sprintf("%d", (b - a) / 1e3) }
         END {
-            wall = (pd - p0) / 1e3
-            over = (add["fan-start"] - p0) + (fa - dn["fan-start"]) + (add["fan-end"] - fd) + (pd - dn["fan-end"])
-            printf "fan_wall_ms=%d\nfan_overhead_ms=%d\nfan_first_ms=%d\nfan_dispatch_ms=%d\nfan_join_ms=%d\nfan_finish_ms=%d\nfan_status=%s\nfan_taskruns=%d\n",
-                wall, over / 1e3, (add["fan-start"] - p0) / 1e3, (fa - dn["fan-start"]) / 1e3,
-                (add["fan-end"] - fd) / 1e3, (pd - dn["fan-end"]) / 1e3, ps, nf
+            first = gap(p0, add["fan-start"]); disp = gap(dn["fan-start"], fa)
+            join = gap(fd, add["fan-end"]); fin = gap(dn["fan-end"], pd); wall = gap(p0, pd)
+            over = bad ? "n/a" : first + disp + join + fin
+            printf "fan_wall_ms=%s\nfan_overhead_ms=%s\nfan_first_ms=%s\nfan_dispatch_ms=%s\nfan_join_ms=%s\nfan_finish_ms=%s\nfan_status=%s\nfan_taskruns=%d\n",
+                wall, over, first, disp, join, fin, ps, nf
         }' "$2"
 }
 

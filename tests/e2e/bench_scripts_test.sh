@@ -59,6 +59,10 @@ tekton_pipelines_controller_reconcile_count{reconciler="other",success="true"} 4
 tekton_pipelines_controller_running_taskruns 3
 M
 check reconciles "$(reconciles "$d/m0" "$d/m1")" 12
+# from an empty baseline (totals since the controller started), one reconciler at a time
+: > "$d/empty"
+check reconciles-from-empty "$(reconciles "$d/empty" "$d/m1" '[Tt]ask[Rr]un')" 16
+check reconciles-other-pattern "$(reconciles "$d/empty" "$d/m1" '[Pp]ipeline[Rr]un')" 0
 
 # a fan-out of two: PR added at 0, start added 10 ms later and done at 1 s, f1/f2 added at
 # 1.02/1.03 s and done at 2/2.5 s, end added at 2.6 s and done at 3.5 s, PR done at 3.6 s
@@ -77,6 +81,11 @@ fan_figures "$d/ftr" "$d/fpr" > "$d/fan"
 check fan-wall "$(sed -n 's/^fan_wall_ms=//p' "$d/fan")" 3600
 check fan-overhead "$(sed -n 's/^fan_overhead_ms=//p' "$d/fan")" 240
 check fan-taskruns "$(sed -n 's/^fan_taskruns=//p' "$d/fan")" 2
+# the PipelineRun failed before its end task existed: those gaps and the overhead are n/a
+grep -v fan-end "$d/ftr" > "$d/ftr-noend"
+printf '0 ADDED fan  \n3600000 MODIFIED fan False \n' > "$d/fpr-fail"
+fan_figures "$d/ftr-noend" "$d/fpr-fail" > "$d/fan2"
+check fan-missing-level "$(sed -n 's/^fan_\(overhead\|join\|dispatch\)_ms=//p' "$d/fan2" | tr '\n' ' ')" "n/a 30 n/a "
 
 # the report: ratio tektite/Tekton from two env files
 printf 'version=v1.15.0\nn_one=3\nconcurrent=10\nfanout=2\none_median_ms=2000\npeak_rss_kb=102400\ncpu_s=10\n' > "$d/t.env"
