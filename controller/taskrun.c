@@ -164,7 +164,8 @@ static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_
  * (waiting, running), and the kubelet sends several in a row: gathering them for a moment
  * saves status writes and passes. A Pending Pod's progress (scheduled, init containers, image
  * pulls) is gathered for longer: nothing waits on it, and the status already says Pending.
- * A finished Pod (the run's outcome) and a running Pod that still waits for its ready
+ * A finished Pod or one whose steps have all terminated (the run's outcome; the phase follows
+ * later) and a running Pod that still waits for its ready
  * annotation (step 0 is blocked on it) go at once; the earliest deadline wins, so a later
  * urgent event is never held back by an earlier delayed one.
  */
@@ -177,7 +178,8 @@ static uint64_t pod_event_delay_ms(const json_t *pod)
     const char *phase = str_at(status, "phase") ? str_at(status, "phase") : "";
     const json_t *annotations = json_object_get(json_object_get(pod, "metadata"), "annotations");
 
-    if (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)
+    /* the kubelet reports the last step terminated before the phase moves on: done already */
+    if (taskrun_status_pod_complete(pod))
         return 0;
     if (strcmp(phase, "Running") == 0 && !json_object_get(annotations, "tekton.dev/ready"))
         return 0;

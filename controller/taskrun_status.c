@@ -706,7 +706,7 @@ static bool exited_nonzero(const json_t *cs)
     return t && json_integer_value(json_object_get(t, "exitCode")) != 0;
 }
 
-static bool pod_complete(const json_t *pod)
+bool taskrun_status_pod_complete(const json_t *pod)
 {
     const json_t *status = json_object_get(pod, "status");
     const char *phase = str_at(status, "phase");
@@ -1062,7 +1062,7 @@ static void convert_pod(struct plan_ctx *c, const json_t *pod)
     const char *phase = str_at(json_object_get(pod, "status"), "phase");
     json_t *task_results = json_array();
     json_t *steps = step_statuses_in_spec_order(pod);
-    bool complete = pod_complete(pod);
+    bool complete = taskrun_status_pod_complete(pod);
 
     update_steps(c, pod, complete, task_results);
     update_sidecars(c, pod);

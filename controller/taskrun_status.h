@@ -76,6 +76,12 @@ bool taskrun_status_changed(const json_t *old_status, const json_t *new_status);
 bool taskrun_status_sidecars_ready(const json_t *pod);
 
 /*
+ * Whether 'pod' holds its run's outcome: the Pod finished, or every step container has
+ * terminated (or one was OOM-killed) while sidecars may still run, as Tekton decides it.
+ */
+bool taskrun_status_pod_complete(const json_t *pod);
+
+/*
  * Format 't' as Kubernetes writes timestamps ("2025-01-02T03:04:05Z") into 'out' (21 bytes),
  * and parse RFC 3339 text (fractions and offsets accepted). Parse returns 0 or -EINVAL.
  */

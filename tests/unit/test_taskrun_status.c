@@ -926,6 +926,38 @@ static void test_taskrun_status_hostile_shapes_never_crash(void **state)
     }
 }
 
+/* The run's outcome is known when the steps have ended, before the Pod's phase follows. */
+static void test_taskrun_status_pod_complete_table(void **state)
+{
+    static const struct {
+        const char *pod;
+        bool complete;
+    } rows[] = {
+        {"{\"status\":{\"phase\":\"Succeeded\"}}", true},
+        {"{\"status\":{\"phase\":\"Failed\"}}", true},
+        {"{\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+         "{\"name\":\"step-a\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
+         "{\"name\":\"sidecar-s\",\"state\":{\"running\":{}}}]}}",
+         true},
+        {"{\"status\":{\"phase\":\"Running\",\"containerStatuses\":["
+         "{\"name\":\"step-a\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
+         "{\"name\":\"step-b\",\"state\":{\"running\":{}}}]}}",
+         false},
+        {"{\"status\":{\"phase\":\"Running\",\"containerStatuses\":[]}}", false},
+        {"{\"status\":{\"phase\":\"Pending\",\"containerStatuses\":["
+         "{\"name\":\"step-a\",\"state\":{\"terminated\":{\"exitCode\":0}}}]}}",
+         false},
+        {"{}", false},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *pod = J(rows[i].pod);
+
+        assert_int_equal(taskrun_status_pod_complete(pod), rows[i].complete);
+        json_decref(pod);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -951,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_taskrun_status_time_parse_and_format),
         cmocka_unit_test(test_taskrun_status_rejects_taskrun_without_name),
         cmocka_unit_test(test_taskrun_status_hostile_shapes_never_crash),
+        cmocka_unit_test(test_taskrun_status_pod_complete_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
