@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # e2e-timeout: 900
 # install_test.sh: tektite installed in the cluster as Tekton is (make deploy): the controller
-# Pod becomes Ready, reconciles a TaskRun to success, serves Tekton's metric names, `tkn version`
-# reports pipelines-info's version, and with two replicas a run still completes after the
-# leader's Pod is deleted. At exit hack/undeploy.sh removes the Deployment, the webhook
+# Pod becomes Ready, reconciles a TaskRun to success, serves Tekton's metric names with that
+# run's values, `tkn version` reports pipelines-info's version, and with two replicas and 20 runs
+# in flight, deleting the leader's Pod still lets every run complete with exactly one Pod. At exit hack/undeploy.sh removes the Deployment, the webhook
 # configurations and the CRDs' webhook conversion again (INSTALL_KEEP=1 keeps them), so later
 # tests that run the controller on the host neither race an in-cluster one nor hit a webhook
 # with no server behind it.
@@ -149,6 +149,19 @@ if [ -z "$missing" ]; then
 else
     not_ok install/metrics-scrape "missing:$missing; got: $(head -c 200 <<< "$metrics")"
 fi
+# values after the run above, in this test's namespace: its duration observed once, its Pod's
+# latency once (running_taskruns is cluster-wide: other files' runs may still be in it)
+sample() { # NAME: the value of NAME's sample labelled with this test's namespace (0 if none)
+    awk -v n="$1" -v ns="namespace=\"$NS\"" '$1 ~ "^" n "[{]" && index($1, ns) { v += $2 }
+        END { print v + 0 }' <<< "$metrics"
+}
+got="duration_count=$(sample tekton_pipelines_controller_taskrun_duration_seconds_count)"
+got="$got latency_count=$(sample tekton_pipelines_controller_taskruns_pod_latency_milliseconds_count)"
+if [ "$got" = "duration_count=1 latency_count=1" ]; then
+    ok install/metrics-values
+else
+    not_ok install/metrics-values "want duration_count=1 latency_count=1, got $got"
+fi
 health=$("$KUBECTL" get --raw "/api/v1/namespaces/$SYS/pods/http:$pod:9090/proxy/healthz" 2>&1)
 check install/healthz test "$health" = ok
 
@@ -166,7 +179,7 @@ else
     not_ok install/tkn-version "want 'Pipeline version: $want', got: $got"
 fi
 
-# ---- failover: two replicas, delete the leader, a new run still completes ----
+# ---- failover: two replicas, 20 runs in flight, delete the leader: all complete, none twice ----
 deploy deploy-2-replicas DEPLOY_REPLICAS=2 || exit 1
 wait_until 120 settled 2 || not_ok install/failover "not two Ready Pods after 120s"
 old=
@@ -175,10 +188,32 @@ if [ -z "$old" ]; then
     not_ok install/failover "no Lease holder after 60s"
     exit 0
 fi
+# 20 runs in flight when the leader goes: every one completes, with exactly one Pod each
+for i in $(seq 20); do
+    taskrun "inflight-$i" || not_ok install/failover "cannot create taskrun inflight-$i"
+done
+sleep 2
 ks delete pod "$old" --wait=false > /dev/null
 tr2=after-failover-$RANDOM
 taskrun "$tr2" || not_ok install/failover "cannot create taskrun $tr2"
 expect_succeeded install/failover-run-succeeds "$tr2" 240
+inflight_done() {
+    [ "$(k get taskruns -o json | jq '[.items[] | select(.metadata.name | startswith("inflight-"))
+        | select(any(.status.conditions[]?; .type == "Succeeded" and .status != "Unknown"))] | length')" = 20 ]
+}
+if wait_until 300 inflight_done; then
+    runs=$(k get taskruns -o json | jq -r '[.items[] | select(.metadata.name | startswith("inflight-"))
+        | select(any(.status.conditions[]?; .type == "Succeeded" and .status == "True"))] | length')
+    pods=$(k get pods -l tekton.dev/taskRun -o json | jq -r '[.items[].metadata.labels["tekton.dev/taskRun"]
+        | select(startswith("inflight-"))] | "\(length) \(unique | length)"')
+    if [ "$runs $pods" = "20 20 20" ]; then
+        ok install/failover-inflight-runs
+    else
+        not_ok install/failover-inflight-runs "$runs of 20 Succeeded; Pods and distinct runs: $pods"
+    fi
+else
+    not_ok install/failover-inflight-runs "not all 20 runs in flight ended within 300s after the failover"
+fi
 new=$(leader)
 if [ -n "$new" ] && [ "$new" != "$old" ]; then
     ok install/failover-new-leader

@@ -133,6 +133,20 @@ EOF
 else
     not_ok webhook/v1beta1-task-read-as-v1 "kubectl apply: $(tail -n 2 "$LOG/beta-task.log")"
 fi
+# the catalog's kaniko 0.6, a v1beta1 Task applied unchanged, read back as v1
+if k apply -f "$REPO/manifests/catalog/kaniko-0.6.yaml" > "$LOG/catalog-task.log" 2>&1; then
+    v1=$(k get task.v1.tekton.dev kaniko -o json 2>&1)
+    if jq -e '.apiVersion == "tekton.dev/v1" and ([.spec.steps[].name] == ["build-and-push", "write-url"])
+            and ([.spec.results[].name] == ["IMAGE_DIGEST", "IMAGE_URL"])
+            and ([.spec.params[].type] | all(. == "string" or . == "array"))
+            and ([.spec.workspaces[].name] == ["source", "dockerconfig"])' <<< "$v1" > /dev/null 2>&1; then
+        ok webhook/catalog-v1beta1-task-read-as-v1
+    else
+        not_ok webhook/catalog-v1beta1-task-read-as-v1 "got: $(jq -c '{apiVersion, spec}' <<< "$v1" 2>&1 | head -c 300)"
+    fi
+else
+    not_ok webhook/catalog-v1beta1-task-read-as-v1 "kubectl apply: $(tail -n 2 "$LOG/catalog-task.log")"
+fi
 if k apply -f - > "$LOG/v1-run.log" 2>&1 << 'EOF'; then
 apiVersion: tekton.dev/v1
 kind: PipelineRun
