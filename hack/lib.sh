@@ -106,12 +106,14 @@ pid_alive() { pid_of "$1" > /dev/null; }
 # For daemons, which outlive their caller: one that inherited, say, the descriptor of
 # `flock /tmp/tektite-cluster.lock make test` (or lc_lock's fd 8) would hold that lock for as
 # long as it runs. Run it in a subshell: ( exec_detached cmd ... ) > log 2>&1 < /dev/null &
+# (No redirection on the loop: bash would park the caller's stderr on a high descriptor for its
+# duration, the loop would close that one too, and the daemon's stderr would end up /dev/null.)
 exec_detached() {
     local fd
     for fd in /proc/self/fd/*; do
         fd=${fd##*/}
         [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-    done 2> /dev/null
+    done
     exec setsid "$@"
 }
 
