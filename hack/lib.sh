@@ -91,12 +91,18 @@ proc_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
 # pid_record NAME PID: remember PID as the process behind NAME.
 pid_record() { echo "$2 $(proc_start "$2")" > "$LC_RUN/$1.pid"; }
 
-# pid_of NAME: print the PID recorded for NAME if that very process still runs; else fail.
+# proc_state PID: its state letter (field 3 of /proc/PID/stat); Z for a zombie.
+proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+
+# pid_of NAME: print the PID recorded for NAME if that very process still runs; else fail. A
+# zombie does not run: this machine's init reaps orphans late, so a daemon that exited can stay
+# one for a minute, and must not count as running then.
 pid_of() {
     local f=$LC_RUN/$1.pid pid start
     [ -f "$f" ] || return 1
     read -r pid start < "$f" || return 1
     [ -n "$pid" ] && [ -n "$start" ] && [ "$(proc_start "$pid")" = "$start" ] || return 1
+    [ "$(proc_state "$pid")" != Z ] || return 1
     echo "$pid"
 }
 

@@ -105,7 +105,13 @@ flock -x -w 900 9 || { echo "the exclusive cluster lock was not free within 900s
 pid=\$(pid_of kube-apiserver) || { echo "no kube-apiserver of the local cluster runs" >&2; exit 1; }
 echo "# restarting kube-apiserver (pid \$pid)"
 kill -TERM "\$pid"
-for _ in \$(seq 60); do kill -0 "\$pid" 2> /dev/null || break; sleep 1; done
+# gone, or a zombie (init reaps late here): either way its port is free. A graceful shutdown
+# waits for requests in flight (up to the 60 s request timeout); past 90 s it is killed.
+for _ in \$(seq 90); do pid_alive kube-apiserver || break; sleep 1; done
+if pid_alive kube-apiserver; then
+    kill -KILL "\$pid"
+    for _ in \$(seq 10); do pid_alive kube-apiserver || break; sleep 1; done
+fi
 # 9>&-: the API server it starts must not inherit the lock (it would hold it for good)
 "$REPO/hack/cluster-up.sh" > "$work/cluster-up.log" 2>&1 9>&- ||
     { tail -n 5 "$work/cluster-up.log" >&2; exit 1; }
