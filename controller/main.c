@@ -231,6 +231,8 @@ static int start_reconcilers(struct controller *ctl)
     if (r < 0)
         return r;
     tro.registry = ctl->registry;
+    tro.metrics = ctl->metrics;
+    pro.metrics = ctl->metrics;
     r = caches_new(ctl->loop, ctl->kc, ctl->cfg->ns, ctl->cfg->system_namespace, &ctl->caches);
     if (r >= 0 && ctl->metrics)
         r = runmetrics_new(ctl->loop, ctl->caches, ctl->metrics, &ctl->runmetrics);

@@ -14,6 +14,7 @@
 
 #include "controller/caches.h"
 #include "controller/events.h"
+#include "controller/metrics.h"
 #include "controller/pipelinerun_plan.h"
 #include "controller/taskrun_status.h"
 #include "lib/informer.h"
@@ -30,7 +31,8 @@
 struct pipelinerun_controller {
     uv_loop_t *loop;
     struct kube_client *kc;
-    struct caches *caches; /* borrowed */
+    struct caches *caches;   /* borrowed */
+    struct metrics *metrics; /* borrowed; may be NULL */
     struct workqueue *queue;
     struct pipelinerun_controller_stats stats;
     pipelinerun_controller_closed_cb *closed_cb;
@@ -140,6 +142,10 @@ static void pass_end(struct pass *p)
     if (p->rc == 0 && p->again)
         workqueue_add(c->queue, p->key);
     workqueue_done(c->queue, p->key, p->rc);
+    if (c->metrics) {
+        (void)metrics_count_reconcile(c->metrics, "pipelinerun", p->rc == 0);
+        (void)metrics_set_workqueue_depth(c->metrics, "pipelinerun", workqueue_len(c->queue));
+    }
     free(p->key);
     free(p);
 }
@@ -421,6 +427,7 @@ int pipelinerun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct c
     c->loop = loop;
     c->kc = kc;
     c->caches = caches;
+    c->metrics = opts->metrics;
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
     if (r < 0) {
         free(c);

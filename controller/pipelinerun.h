@@ -14,9 +14,13 @@ struct caches;
 struct kube_client;
 struct pipelinerun_controller;
 
+struct metrics;
+
 struct pipelinerun_controller_options {
     unsigned workers; /* passes in flight at once; 0 means 4 */
     double write_qps; /* API writes per second; 0 means 50 */
+    /* borrowed; counts each pass (reconcile_count) and the queue depth; NULL: no metrics */
+    struct metrics *metrics;
 };
 
 struct pipelinerun_controller_stats {

@@ -16,6 +16,7 @@
 #include "controller/caches.h"
 #include "controller/childname.h"
 #include "controller/events.h"
+#include "controller/metrics.h"
 #include "controller/podspec.h"
 #include "controller/sidecarstop.h"
 #include "controller/taskrun_resolve.h"
@@ -40,6 +41,7 @@ struct taskrun_controller {
     char *release;
     struct registry *registry; /* borrowed; may be NULL */
     char *platform;
+    struct metrics *metrics; /* borrowed; may be NULL */
     struct workqueue *queue;
     struct taskrun_controller_stats stats;
     taskrun_controller_closed_cb *closed_cb;
@@ -337,6 +339,10 @@ static void pass_end(struct pass *p, int rc)
     if (rc == 0 && p->again)
         workqueue_add(p->c->queue, p->key); /* runs again once this pass is done */
     workqueue_done(p->c->queue, p->key, rc);
+    if (p->c->metrics) {
+        (void)metrics_count_reconcile(p->c->metrics, "taskrun", rc == 0);
+        (void)metrics_set_workqueue_depth(p->c->metrics, "taskrun", workqueue_len(p->c->queue));
+    }
     pass_free(p);
 }
 
@@ -1086,6 +1092,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
     c->nop_image = xstrdup(opts->nop_image ? opts->nop_image : opts->entrypoint_image);
     c->release = xstrdup(opts->release ? opts->release : "devel");
     c->registry = opts->registry;
+    c->metrics = opts->metrics;
     c->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
     r = workqueue_new(loop, &q, process_key, c, &c->queue);
     if (r < 0) {

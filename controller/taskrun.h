@@ -15,6 +15,8 @@ struct kube_client;
 struct registry;
 struct taskrun_controller;
 
+struct metrics;
+
 struct taskrun_controller_options {
     const char *entrypoint_image; /* image of the "prepare" init container (required) */
     /* replaces sidecars still running when the steps are done; NULL: the entrypoint image */
@@ -25,6 +27,8 @@ struct taskrun_controller_options {
     const char *platform; /* the nodes' "os/arch", for multi-platform images */
     unsigned workers;     /* passes in flight at once; 0 means 4 */
     double write_qps;     /* API writes per second; 0 means 50 */
+    /* borrowed; counts each pass (reconcile_count) and the queue depth; NULL: no metrics */
+    struct metrics *metrics;
 };
 
 /* Counters a benchmark or a test may read. */

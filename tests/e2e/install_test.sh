@@ -157,10 +157,11 @@ sample() { # NAME: the value of NAME's sample labelled with this test's namespac
 }
 got="duration_count=$(sample tekton_pipelines_controller_taskrun_duration_seconds_count)"
 got="$got latency_count=$(sample tekton_pipelines_controller_taskruns_pod_latency_milliseconds_count)"
-if [ "$got" = "duration_count=1 latency_count=1" ]; then
+passes=$(awk '$1 == "tekton_pipelines_controller_reconcile_count{reconciler=\"taskrun\",success=\"true\"}" { print $2 }' <<< "$metrics")
+if [ "$got" = "duration_count=1 latency_count=1" ] && [ "${passes:-0}" -ge 1 ]; then
     ok install/metrics-values
 else
-    not_ok install/metrics-values "want duration_count=1 latency_count=1, got $got"
+    not_ok install/metrics-values "want duration_count=1 latency_count=1 and taskrun passes >= 1, got $got passes=${passes:-none}"
 fi
 health=$("$KUBECTL" get --raw "/api/v1/namespaces/$SYS/pods/http:$pod:9090/proxy/healthz" 2>&1)
 check install/healthz test "$health" = ok
