@@ -19,6 +19,7 @@
 #include "controller/goduration.h"
 #include "controller/resources.h"
 #include "lib/buf.h"
+#include "lib/jsonget.h"
 #include "lib/xalloc.h"
 
 #define ENTRYPOINT_BIN     "/tekton/bin/entrypoint"
@@ -1536,11 +1537,7 @@ static void apply_affinity_assistant(const json_t *tr, json_t *spec)
         return;
     affinity = json_object_get(spec, "affinity");
     affinity = json_is_object(affinity) ? json_deep_copy(affinity) : json_object();
-    pod_affinity = json_object_get(affinity, "podAffinity");
-    if (!json_is_object(pod_affinity)) {
-        pod_affinity = json_object();
-        json_object_set_new(affinity, "podAffinity", pod_affinity);
-    }
+    pod_affinity = jget_child_object(affinity, "podAffinity");
     terms = json_object_get(pod_affinity, "requiredDuringSchedulingIgnoredDuringExecution");
     if (!json_is_array(terms)) {
         terms = json_array();

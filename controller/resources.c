@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jsonget.h"
 #include "lib/xalloc.h"
 
 #define MILLI_MAX INT64_MAX
@@ -428,16 +429,8 @@ void resources_apply_limitranges(json_t *pod, const json_t *limitranges)
 
         if (!name || strncmp(name, "step-", 5) != 0)
             continue;
-        res = json_object_get(c, "resources");
-        if (!json_is_object(res)) {
-            res = json_object();
-            json_object_set_new(c, "resources", res);
-        }
-        requests = json_object_get(res, "requests");
-        if (!json_is_object(requests)) {
-            requests = json_object();
-            json_object_set_new(res, "requests", requests);
-        }
+        res = jget_child_object(c, "resources");
+        requests = jget_child_object(res, "requests");
         /* only missing or zero entries are filled; a step's own request stays */
         for (size_t k = 0; k < N_LIMITED; k++) {
             if (defaults[k].milli != 0 && qty_at(requests, limited[k]).milli == 0)
