@@ -112,8 +112,9 @@ if pid_alive kube-apiserver; then
     kill -KILL "\$pid"
     for _ in \$(seq 10); do pid_alive kube-apiserver || break; sleep 1; done
 fi
-# 9>&-: the API server it starts must not inherit the lock (it would hold it for good)
-"$REPO/hack/cluster-up.sh" > "$work/cluster-up.log" 2>&1 9>&- ||
+# the API server it starts does not inherit the lock: cluster-up starts daemons through
+# hack/lib.sh exec_detached, which closes every descriptor above 2
+"$REPO/hack/cluster-up.sh" > "$work/cluster-up.log" 2>&1 ||
     { tail -n 5 "$work/cluster-up.log" >&2; exit 1; }
 EOF
 chmod +x "$work/restart-apiserver"
