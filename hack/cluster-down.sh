@@ -15,16 +15,12 @@ lc_lock
 # stop NAME [GRACE]: SIGTERM the recorded process, SIGKILL after GRACE seconds (default 15);
 # forget its pid file.
 stop() {
-    local n=$1 grace=${2:-15} f=$LC_RUN/$1.pid pid i
+    local n=$1 grace=${2:-15} f=$LC_RUN/$1.pid pid
     [ -f "$f" ] || return 0
     if pid=$(pid_of "$n"); then
         lc_say "stopping $n ($pid) at ${SECONDS}s"
         kill "$pid" 2>/dev/null || true
-        for ((i = 0; i < grace * 5; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        if kill -0 "$pid" 2>/dev/null; then
+        if ! pid_wait_gone "$n" "$grace"; then
             lc_say "$n did not stop in ${grace}s, killing it"
             kill -9 "$pid" 2>/dev/null || true
         fi

@@ -108,6 +108,18 @@ pid_of() {
 
 pid_alive() { pid_of "$1" > /dev/null; }
 
+# pid_wait_gone NAME SECONDS: wait, polling every 0.2 s, until NAME's process no longer runs
+# (a zombie counts as gone, see pid_of; `kill -0` would wait on it for up to a minute). Fails if
+# it still runs after SECONDS.
+pid_wait_gone() {
+    local n=$1 t=$2 i
+    for ((i = 0; i < t * 5; i++)); do
+        pid_alive "$n" || return 0
+        sleep 0.2
+    done
+    ! pid_alive "$n"
+}
+
 # exec_detached CMD...: become CMD in a session of its own with every descriptor above 2 closed.
 # For daemons, which outlive their caller: one that inherited, say, the descriptor of
 # `flock /tmp/tektite-cluster.lock make test` (or lc_lock's fd 8) would hold that lock for as
