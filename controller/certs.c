@@ -1,7 +1,7 @@
 /*
  * The webhook's CA and serving certificate with OpenSSL 3: generation, and the "still usable"
  * test that drives rotation. Storage in a Secret and injection of the caBundle are
- * controller/webhook's; serving is lib/tlsserver's.
+ * controller/webhook's; serving is lib/httpserver's.
  */
 #include "controller/certs.h"
 

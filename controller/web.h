@@ -7,8 +7,10 @@
 
 struct metrics;
 
+#include "lib/httpserver.h"
+
 /*
- * The controller's HTTP endpoint on the libuv loop: GET or HEAD of
+ * The controller's HTTP endpoint on the libuv loop (lib/httpserver, plain): GET or HEAD of
  *   /metrics   the metrics registry in the Prometheus text format
  *   /healthz   200 while the loop runs (liveness)
  *   /readyz    200 when ready, else 503 (readiness; ready unless web_set_ready said otherwise)
@@ -17,8 +19,8 @@ struct metrics;
  * a request. Nothing else (no bodies, no keep-alive, no TLS, no websockets).
  */
 
-#define WEB_MAX_HEAD   8192
-#define WEB_MAX_CONNS  64
+#define WEB_MAX_HEAD   HTTPSERVER_MAX_HEAD
+#define WEB_MAX_CONNS  HTTPSERVER_MAX_CONNS
 #define WEB_TIMEOUT_MS 10000
 
 struct web;

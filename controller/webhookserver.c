@@ -19,10 +19,10 @@
 #include "controller/conversion.h"
 #include "controller/tekton_config.h"
 #include "controller/webhook.h"
+#include "lib/httpserver.h"
 #include "lib/kube.h"
 #include "lib/kubeconfig.h"
 #include "lib/log.h"
-#include "lib/tlsserver.h"
 #include "lib/xalloc.h"
 
 #define LOG_MODULE "webhook"
@@ -30,6 +30,10 @@
 #define DEFAULT_VALIDITY_S (365 * 24 * 3600)
 #define DEFAULT_CHECK_MS   60000
 #define RETRY_SOON_MS      2000
+/* an AdmissionReview carries the whole object, old and new (etcd keeps up to 1.5 MiB each) */
+#define WEBHOOK_MAX_BODY (8u << 20)
+/* past the API server's default webhook timeout (timeoutSeconds: 10) */
+#define WEBHOOK_TIMEOUT_MS 15000
 
 static const char *const crd_names[] = {
     "tasks.tekton.dev",
@@ -50,7 +54,7 @@ struct webhookserver {
     webhookserver_serving_cb *on_serving;
     void *cb_ctx;
     struct tekton_config *builtin; /* used when 'config' gives none */
-    struct tlsserver *tls;
+    struct httpserver *tls;
     struct certs_bundle served; /* what 'tls' serves; ca_cert is what the caBundles must say */
     char *ca_b64;               /* base64 of served.ca_cert */
     uv_timer_t timer;
@@ -141,7 +145,7 @@ static const struct tekton_config *current_config(struct webhookserver *ws)
     return cfg ? cfg : ws->builtin;
 }
 
-static int on_request(void *ctx, const struct tlsserver_request *req, char **ret_body,
+static int on_request(void *ctx, const struct httpserver_request *req, char **ret_body,
                       const char **ret_type)
 {
     struct webhookserver *ws = ctx;
@@ -304,11 +308,13 @@ static bool same_bundle(const struct certs_bundle *a, const struct certs_bundle 
 /* Serve 'b' (copied) if it is not what is served already. Returns 0 or -errno. */
 static int adopt(struct webhookserver *ws, const struct certs_bundle *b)
 {
-    struct tlsserver_options o = {
+    struct httpserver_options o = {
         .host = ws->host,
         .port = ws->port,
         .cert_pem = b->server_cert,
         .key_pem = b->server_key,
+        .max_body = WEBHOOK_MAX_BODY,
+        .timeout_ms = WEBHOOK_TIMEOUT_MS,
         .handler = on_request,
         .ctx = ws,
     };
@@ -317,8 +323,8 @@ static int adopt(struct webhookserver *ws, const struct certs_bundle *b)
 
     if (same_bundle(&ws->served, b) && ws->tls)
         return 0;
-    r = ws->tls ? tlsserver_set_cert(ws->tls, b->server_cert, b->server_key)
-                : tlsserver_new(ws->loop, &o, &ws->tls);
+    r = ws->tls ? httpserver_set_cert(ws->tls, b->server_cert, b->server_key)
+                : httpserver_new(ws->loop, &o, &ws->tls);
     if (r < 0) {
         log_error("cannot serve the webhook",
                   json_pack("{s:s, s:i}", "error", strerror(-r), "port", ws->port));
@@ -332,7 +338,7 @@ static int adopt(struct webhookserver *ws, const struct certs_bundle *b)
     ws->ca_b64 = b64(b->ca_cert);
     log_info("serving the webhook certificate",
              json_pack("{s:I, s:i}", "not_after", (json_int_t)certs_not_after(b->server_cert),
-                       "port", tlsserver_port(ws->tls)));
+                       "port", httpserver_port(ws->tls)));
     if (first && ws->on_serving)
         ws->on_serving(ws->cb_ctx);
     return 0;
@@ -598,7 +604,7 @@ int webhookserver_new(uv_loop_t *loop, struct kube_client *kc,
 
 int webhookserver_port(const struct webhookserver *ws)
 {
-    return ws->tls ? tlsserver_port(ws->tls) : -1;
+    return ws->tls ? httpserver_port(ws->tls) : -1;
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -627,7 +633,7 @@ void webhookserver_close(struct webhookserver *ws, webhookserver_closed_cb *cb, 
     uv_close((uv_handle_t *)&ws->timer, on_timer_closed);
     kube_watch_stop(ws->watch); /* its end callback frees us if it comes last */
     if (ws->tls) {
-        tlsserver_close(ws->tls, on_tls_closed, ws);
+        httpserver_close(ws->tls, on_tls_closed, ws);
         ws->tls = NULL;
     } else {
         ws->tls_closed = true;

@@ -6,7 +6,7 @@
 #include <uv.h>
 
 /*
- * The webhook as the API server sees it: HTTPS on the loop (lib/tlsserver) answering
+ * The webhook as the API server sees it: HTTPS on the loop (lib/httpserver, TLS) answering
  * AdmissionReviews (controller/webhook) and ConversionReviews (controller/conversion), with
  * the certificate (controller/certs) kept in a Secret and its CA injected as caBundle into the
  * two webhook configurations and the four CRDs' conversion. A watch on the Secret, and a

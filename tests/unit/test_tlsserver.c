@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/tlsserver: the real server on 127.0.0.1, spoken to by libcurl from a
+ * Unit tests for lib/httpserver with TLS: the real server on 127.0.0.1, spoken to by libcurl from a
  * second thread (curl_easy_perform blocks, the server needs the loop), verifying the server
  * against the CA that controller/certs made for it.
  */
@@ -17,7 +17,7 @@
 
 #include "controller/certs.h"
 #include "lib/buf.h"
-#include "lib/tlsserver.h"
+#include "lib/httpserver.h"
 #include "lib/xalloc.h"
 
 #define HOST "svc.ns.svc"
@@ -94,7 +94,7 @@ static void request(uv_loop_t *loop, struct client *c)
 }
 
 /* Echo the method, path, query and body. */
-static int echo(void *ctx, const struct tlsserver_request *req, char **ret_body,
+static int echo(void *ctx, const struct httpserver_request *req, char **ret_body,
                 const char **ret_type)
 {
     int *calls = ctx;
@@ -109,21 +109,22 @@ static int echo(void *ctx, const struct tlsserver_request *req, char **ret_body,
 struct fixture {
     uv_loop_t loop;
     struct certs_bundle certs;
-    struct tlsserver *srv;
+    struct httpserver *srv;
     int calls;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
-    struct tlsserver_options o = {.host = "127.0.0.1", .handler = echo, .ctx = &f->calls};
+    struct httpserver_options o = {
+        .host = "127.0.0.1", .max_body = 1 << 20, .handler = echo, .ctx = &f->calls};
 
     uv_loop_init(&f->loop);
     if (certs_generate("svc", "ns", (int64_t)time(NULL), 3600, &f->certs) < 0)
         return -1;
     o.cert_pem = f->certs.server_cert;
     o.key_pem = f->certs.server_key;
-    if (tlsserver_new(&f->loop, &o, &f->srv) < 0)
+    if (httpserver_new(&f->loop, &o, &f->srv) < 0)
         return -1;
     *state = f;
     return 0;
@@ -133,7 +134,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
 
-    tlsserver_close(f->srv, NULL, NULL);
+    httpserver_close(f->srv, NULL, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     certs_bundle_done(&f->certs);
@@ -144,7 +145,7 @@ static int teardown(void **state)
 static void test_tlsserver_post_verified_against_the_ca(void **state)
 {
     struct fixture *f = *state;
-    struct client c = {.port = tlsserver_port(f->srv),
+    struct client c = {.port = httpserver_port(f->srv),
                        .ca_pem = f->certs.ca_cert,
                        .path = "/resource-validation?timeout=10s",
                        .body = "{\"kind\":\"AdmissionReview\"}"};
@@ -163,7 +164,7 @@ static void test_tlsserver_get_and_status_code(void **state)
 {
     struct fixture *f = *state;
     struct client c = {
-        .port = tlsserver_port(f->srv), .ca_pem = f->certs.ca_cert, .path = "/missing"};
+        .port = httpserver_port(f->srv), .ca_pem = f->certs.ca_cert, .path = "/missing"};
 
     request(&f->loop, &c);
     assert_int_equal(c.rc, CURLE_OK);
@@ -175,12 +176,12 @@ static void test_tlsserver_get_and_status_code(void **state)
 static void test_tlsserver_oversized_head_gets_431(void **state)
 {
     struct fixture *f = *state;
-    char *big = xmalloc(TLSSERVER_MAX_HEAD + 64);
-    struct client c = {.port = tlsserver_port(f->srv), .ca_pem = f->certs.ca_cert, .path = "/x"};
+    char *big = xmalloc(HTTPSERVER_MAX_HEAD + 64);
+    struct client c = {.port = httpserver_port(f->srv), .ca_pem = f->certs.ca_cert, .path = "/x"};
 
     memcpy(big, "X-Big: ", 7);
-    memset(big + 7, 'a', TLSSERVER_MAX_HEAD);
-    big[TLSSERVER_MAX_HEAD + 7] = '\0';
+    memset(big + 7, 'a', HTTPSERVER_MAX_HEAD);
+    big[HTTPSERVER_MAX_HEAD + 7] = '\0';
     c.header = big;
     request(&f->loop, &c);
     assert_int_equal(c.rc, CURLE_OK);
@@ -194,7 +195,7 @@ static void test_tlsserver_other_ca_fails_verification(void **state)
 {
     struct fixture *f = *state;
     struct certs_bundle other = {0};
-    struct client c = {.port = tlsserver_port(f->srv), .path = "/x"};
+    struct client c = {.port = httpserver_port(f->srv), .path = "/x"};
 
     assert_int_equal(certs_generate("svc", "ns", (int64_t)time(NULL), 3600, &other), 0);
     c.ca_pem = other.ca_cert;
@@ -210,11 +211,11 @@ static void test_tlsserver_set_cert_rotates_for_new_connections(void **state)
 {
     struct fixture *f = *state;
     struct certs_bundle next = {0};
-    struct client old = {.port = tlsserver_port(f->srv), .path = "/a"};
-    struct client c = {.port = tlsserver_port(f->srv), .path = "/b"};
+    struct client old = {.port = httpserver_port(f->srv), .path = "/a"};
+    struct client c = {.port = httpserver_port(f->srv), .path = "/b"};
 
     assert_int_equal(certs_generate("svc", "ns", (int64_t)time(NULL), 3600, &next), 0);
-    assert_int_equal(tlsserver_set_cert(f->srv, next.server_cert, next.server_key), 0);
+    assert_int_equal(httpserver_set_cert(f->srv, next.server_cert, next.server_key), 0);
     c.ca_pem = next.ca_cert;
     request(&f->loop, &c);
     assert_int_equal(c.rc, CURLE_OK);
@@ -223,7 +224,7 @@ static void test_tlsserver_set_cert_rotates_for_new_connections(void **state)
     request(&f->loop, &old);
     assert_int_equal(old.rc, CURLE_PEER_FAILED_VERIFICATION);
     /* a key that does not match the certificate is refused and changes nothing */
-    assert_int_equal(tlsserver_set_cert(f->srv, next.server_cert, f->certs.server_key), -EINVAL);
+    assert_int_equal(httpserver_set_cert(f->srv, next.server_cert, f->certs.server_key), -EINVAL);
     buf_done(&c.out);
     buf_done(&old.out);
     certs_bundle_done(&next);
@@ -233,21 +234,21 @@ static void test_tlsserver_new_refuses_bad_certificates(void **state)
 {
     uv_loop_t loop;
     struct certs_bundle a = {0}, b = {0};
-    struct tlsserver *s = NULL;
-    struct tlsserver_options o = {.host = "127.0.0.1", .handler = echo};
+    struct httpserver *s = NULL;
+    struct httpserver_options o = {.host = "127.0.0.1", .handler = echo};
 
     uv_loop_init(&loop);
     assert_int_equal(certs_generate("svc", "ns", (int64_t)time(NULL), 3600, &a), 0);
     assert_int_equal(certs_generate("svc", "ns", (int64_t)time(NULL), 3600, &b), 0);
     o.cert_pem = a.server_cert;
     o.key_pem = b.server_key;
-    assert_int_equal(tlsserver_new(&loop, &o, &s), -EINVAL);
+    assert_int_equal(httpserver_new(&loop, &o, &s), -EINVAL);
     o.cert_pem = "junk";
     o.key_pem = a.server_key;
-    assert_int_equal(tlsserver_new(&loop, &o, &s), -EINVAL);
+    assert_int_equal(httpserver_new(&loop, &o, &s), -EINVAL);
     o.cert_pem = a.server_cert;
     o.host = "not-an-address";
-    assert_int_equal(tlsserver_new(&loop, &o, &s), -EINVAL);
+    assert_int_equal(httpserver_new(&loop, &o, &s), -EINVAL);
     assert_null(s);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);

@@ -1,11 +1,12 @@
 /*
- * HTTPS on uv_tcp_t: bytes from the socket go into an OpenSSL memory BIO, SSL_read() drives the
- * handshake and decrypts, and whatever OpenSSL queues in the outgoing BIO is written back with
- * uv_write(). One request per connection, answered by the handler, then close_notify and a
- * half-close. It leaves routing and content to the handler, and has no keep-alive, chunked
- * bodies or client certificates.
+ * HTTP/1.1 on uv_tcp_t, plain or TLS. With TLS, bytes from the socket go into an OpenSSL memory
+ * BIO, SSL_read() drives the handshake and decrypts, and whatever OpenSSL queues in the outgoing
+ * BIO is written back with uv_write(); without it the socket's bytes are the request. One
+ * request per connection, answered by the handler, then (TLS) close_notify and a half-close.
+ * It leaves routing and content to the handler, and has no keep-alive, chunked bodies or
+ * client certificates.
  */
-#include "lib/tlsserver.h"
+#include "lib/httpserver.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -24,9 +25,9 @@ struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
-    struct tlsserver *srv;
+    struct httpserver *srv;
     struct conn *prev, *next;
-    SSL *ssl;
+    SSL *ssl;     /* NULL on a plain server */
     BIO *net_in;  /* socket -> OpenSSL, owned by 'ssl' */
     BIO *net_out; /* OpenSSL -> socket, owned by 'ssl' */
     struct buf in;
@@ -40,20 +41,23 @@ struct conn {
 struct write_req {
     uv_write_t req;
     struct conn *c;
-    char data[]; /* the ciphertext being written */
+    char data[]; /* the bytes being written (ciphertext with TLS) */
 };
 
-struct tlsserver {
+struct httpserver {
     uv_loop_t *loop;
     uv_tcp_t listener;
-    SSL_CTX *ssl_ctx; /* for new connections; open ones hold their own reference */
-    tlsserver_handler_cb *handler;
+    SSL_CTX *ssl_ctx; /* for new connections, NULL: plain; open ones hold their own reference */
+    size_t max_body;
+    unsigned int timeout_ms;
+    const char *allow;
+    httpserver_handler_cb *handler;
     void *handler_ctx;
     struct conn *conns;
     size_t nconns;
     bool closing;
     bool listener_closed;
-    tlsserver_closed_cb *closed_cb;
+    httpserver_closed_cb *closed_cb;
     void *closed_ctx;
 };
 
@@ -98,12 +102,12 @@ out:
     return r;
 }
 
-int tlsserver_set_cert(struct tlsserver *s, const char *cert_pem, const char *key_pem)
+int httpserver_set_cert(struct httpserver *s, const char *cert_pem, const char *key_pem)
 {
     SSL_CTX *ctx;
     int r;
 
-    if (!cert_pem || !key_pem)
+    if (!s->ssl_ctx || !cert_pem || !key_pem)
         return -EINVAL;
     r = make_ssl_ctx(cert_pem, key_pem, &ctx);
     if (r < 0)
@@ -115,9 +119,9 @@ int tlsserver_set_cert(struct tlsserver *s, const char *cert_pem, const char *ke
 
 /* ---- connection teardown ---- */
 
-static void maybe_finish(struct tlsserver *s)
+static void maybe_finish(struct httpserver *s)
 {
-    tlsserver_closed_cb *cb = s->closed_cb;
+    httpserver_closed_cb *cb = s->closed_cb;
     void *ctx = s->closed_ctx;
 
     if (!s->closing || !s->listener_closed || s->nconns > 0)
@@ -131,7 +135,7 @@ static void maybe_finish(struct tlsserver *s)
 static void on_conn_handle_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
-    struct tlsserver *s = c->srv;
+    struct httpserver *s = c->srv;
 
     if (--c->open_handles > 0)
         return;
@@ -143,7 +147,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
         c->next->prev = c->prev;
     s->nconns--;
     buf_done(&c->in);
-    SSL_free(c->ssl); /* frees both BIOs */
+    SSL_free(c->ssl); /* frees both BIOs; NULL on a plain server */
     free(c);
     maybe_finish(s);
 }
@@ -186,6 +190,21 @@ static void on_written(uv_write_t *req, int status)
     maybe_shutdown(c);
 }
 
+/* Write the first 'len' bytes of 'w->data' to the socket; takes 'w'. Returns 0 or -EIO. */
+static int write_out(struct conn *c, struct write_req *w, size_t len)
+{
+    uv_buf_t b;
+
+    w->c = c;
+    b = uv_buf_init(w->data, (unsigned int)len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+        free(w);
+        return -EIO;
+    }
+    c->writes_pending++;
+    return 0;
+}
+
 /* Write out whatever OpenSSL has queued for the peer. */
 static void flush(struct conn *c)
 {
@@ -194,26 +213,21 @@ static void flush(struct conn *c)
     while (!c->closing && (pending = BIO_ctrl_pending(c->net_out)) > 0) {
         struct write_req *w = xmalloc(sizeof(*w) + pending);
         int n = BIO_read(c->net_out, w->data, (int)pending);
-        uv_buf_t b;
 
         if (n <= 0) {
             free(w);
             conn_close(c);
             return;
         }
-        w->c = c;
-        b = uv_buf_init(w->data, (unsigned int)n);
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
-            free(w);
+        if (write_out(c, w, (size_t)n) < 0) {
             conn_close(c);
             return;
         }
-        c->writes_pending++;
     }
     maybe_shutdown(c);
 }
 
-/* ---- requests ---- */
+/* ---- responses ---- */
 
 static const char *status_text(int code)
 {
@@ -228,6 +242,7 @@ static const char *status_text(int code)
         {413, "Payload Too Large"},
         {431, "Request Header Fields Too Large"},
         {500, "Internal Server Error"},
+        {503, "Service Unavailable"},
     };
 
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
@@ -236,25 +251,80 @@ static const char *status_text(int code)
     return "Unknown";
 }
 
-static void conn_answer(struct conn *c, int code, const char *type, const char *body)
+char *httpserver_response(int code, const char *type, const char *allow, const char *body,
+                          bool head_only)
 {
-    char *head = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                           "Connection: close\r\n\r\n",
-                           code, status_text(code), type ? type : "application/json",
-                           body ? strlen(body) : 0);
+    bool with_allow = allow && code == 405;
+
+    return xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "%s%s%sConnection: close\r\n\r\n%s",
+                     code, status_text(code), type ? type : "application/json",
+                     body ? strlen(body) : 0, with_allow ? "Allow: " : "", with_allow ? allow : "",
+                     with_allow ? "\r\n" : "", body && !head_only ? body : "");
+}
+
+static void conn_answer(struct conn *c, int code, const char *type, const char *body,
+                        bool head_only)
+{
+    char *out = httpserver_response(code, type, c->srv->allow, body, head_only);
+    size_t len = strlen(out);
+    struct write_req *w;
 
     c->answered = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    /* memory BIOs take every byte at once, so no partial writes to resume */
-    if (SSL_write(c->ssl, head, (int)strlen(head)) <= 0 ||
-        (body && *body && SSL_write(c->ssl, body, (int)strlen(body)) <= 0)) {
-        free(head);
+    if (c->ssl) {
+        /* memory BIOs take every byte at once, so no partial writes to resume */
+        int n = SSL_write(c->ssl, out, (int)len);
+
+        free(out);
+        if (n <= 0) {
+            conn_close(c);
+            return;
+        }
+        (void)SSL_shutdown(c->ssl); /* close_notify: the body ends here */
+        flush(c);
+        return;
+    }
+    w = xmalloc(sizeof(*w) + len);
+    memcpy(w->data, out, len);
+    free(out);
+    if (write_out(c, w, len) < 0) {
         conn_close(c);
         return;
     }
-    free(head);
-    (void)SSL_shutdown(c->ssl); /* close_notify: the body ends here */
-    flush(c);
+    maybe_shutdown(c);
+}
+
+/* ---- requests ---- */
+
+int httpserver_parse_request_line(const char *head, size_t len, struct httpserver_request *req,
+                                  char **ret_storage)
+{
+    const char *eol = memchr(head, '\n', len);
+    size_t n = eol ? (size_t)(eol - head) : len;
+    char *line, *sp1, *sp2, *q;
+
+    if (n > 0 && head[n - 1] == '\r')
+        n--;
+    line = xstrndup(head, n);
+    sp1 = strchr(line, ' ');
+    sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    /* HTTP/2's preface ("PRI * HTTP/2.0") and a TLS ClientHello fail here too */
+    if (!sp2 || sp1 == line || sp1 - line >= 16 || sp1[1] != '/' || strlen(sp2 + 1) != 8 ||
+        strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+        free(line);
+        return -EINVAL;
+    }
+    *sp1 = '\0';
+    *sp2 = '\0';
+    q = strchr(sp1 + 1, '?');
+    if (q)
+        *q++ = '\0';
+    req->method = line;
+    req->path = sp1 + 1;
+    req->query = q ? q : "";
+    *ret_storage = line;
+    return 0;
 }
 
 /* The value of header 'name' in the head [head, end), or NULL. */
@@ -283,95 +353,90 @@ static const char *find_header(const char *head, const char *end, const char *na
     return NULL;
 }
 
-/* Parse "METHOD SP TARGET SP HTTP/1.x" into the request; false when malformed. */
-static bool parse_request_line(const char *line, size_t len, char *method, size_t mlen,
-                               char *target, size_t tlen)
+/*
+ * The length of the head in 'data' with its blank line (CRLF or bare LF line ends), or 0 while
+ * it is incomplete; '*ret_end' then points just past the last header line.
+ */
+static size_t head_length(const char *data, const char **ret_end)
 {
-    const char *sp1 = memchr(line, ' ', len);
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
+    const char *crlf = strstr(data, "\r\n\r\n");
+    const char *lf = strstr(data, "\n\n");
 
-    if (!sp1 || !sp2 || sp1 == line || (size_t)(sp1 - line) >= mlen || sp1[1] != '/' ||
-        (size_t)(sp2 - sp1 - 1) >= tlen)
-        return false;
-    if (len - (size_t)(sp2 + 1 - line) < 7 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
-        return false;
-    memcpy(method, line, (size_t)(sp1 - line));
-    method[sp1 - line] = '\0';
-    memcpy(target, sp1 + 1, (size_t)(sp2 - sp1 - 1));
-    target[sp2 - sp1 - 1] = '\0';
-    return true;
+    if (lf && (!crlf || lf < crlf)) {
+        *ret_end = lf + 1;
+        return (size_t)(lf - data) + 2;
+    }
+    if (!crlf)
+        return 0;
+    *ret_end = crlf + 2;
+    return (size_t)(crlf - data) + 4;
+}
+
+/* The Content-Length in [head, end): 0 and '*ret' (0 when absent), -EINVAL, or -E2BIG. */
+static int content_length(const char *head, const char *end, size_t max, size_t *ret)
+{
+    size_t len;
+    const char *cl = find_header(head, end, "Content-Length", &len);
+    char num[24], *stop;
+    unsigned long long v;
+
+    *ret = 0;
+    if (!cl)
+        return 0;
+    if (len == 0 || len >= sizeof(num))
+        return -EINVAL;
+    memcpy(num, cl, len);
+    num[len] = '\0';
+    v = strtoull(num, &stop, 10);
+    if (*stop || num[0] == '-')
+        return -EINVAL;
+    if (v > max)
+        return -E2BIG;
+    *ret = (size_t)v;
+    return 0;
 }
 
 static void dispatch(struct conn *c, const char *head, const char *head_end, const char *body,
                      size_t body_len)
 {
-    char method[16], target[1024];
-    const char *eol = memchr(head, '\n', (size_t)(head_end - head));
-    struct tlsserver_request req = {0};
-    char *out = NULL;
+    struct httpserver_request req = {0};
+    char *line = NULL, *out = NULL;
     const char *type = NULL;
-    char *q;
     int code;
 
-    if (!eol || !parse_request_line(head, (size_t)(eol - head - (eol > head && eol[-1] == '\r')),
-                                    method, sizeof(method), target, sizeof(target))) {
-        conn_answer(c, 400, "text/plain", "bad request\n");
+    if (httpserver_parse_request_line(head, (size_t)(head_end - head), &req, &line) < 0) {
+        conn_answer(c, 400, "text/plain", "bad request\n", false);
         return;
     }
-    q = strchr(target, '?');
-    if (q)
-        *q++ = '\0';
-    req.method = method;
-    req.path = target;
-    req.query = q ? q : "";
     req.body = body;
     req.body_len = body_len;
     code = c->srv->handler(c->srv->handler_ctx, &req, &out, &type);
-    conn_answer(c, code, type, out);
+    conn_answer(c, code, type, out, strcmp(req.method, "HEAD") == 0);
     free(out);
+    free(line);
 }
 
 /* Answer once the head and Content-Length bytes of body have arrived. */
 static void try_request(struct conn *c)
 {
     const char *data = buf_str(&c->in);
-    const char *end = strstr(data, "\r\n\r\n");
-    const char *cl;
-    size_t cl_len, head_len, body_len = 0;
-    char num[24];
+    const char *end = NULL;
+    size_t head_len = head_length(data, &end), body_len;
+    int r;
 
-    if (!end) {
-        if (buf_len(&c->in) > TLSSERVER_MAX_HEAD)
-            conn_answer(c, 431, "text/plain", "request head too large\n");
-        return;
-    }
-    head_len = (size_t)(end - data) + 4;
     /* a head that arrived whole in one read is held to the same limit */
-    if (head_len > TLSSERVER_MAX_HEAD) {
-        conn_answer(c, 431, "text/plain", "request head too large\n");
+    if ((head_len == 0 && buf_len(&c->in) > HTTPSERVER_MAX_HEAD) ||
+        head_len > HTTPSERVER_MAX_HEAD) {
+        conn_answer(c, 431, "text/plain", "request head too large\n", false);
         return;
     }
-    cl = find_header(data, end, "Content-Length", &cl_len);
-    if (cl) {
-        char *stop;
-        unsigned long long v;
-
-        if (cl_len == 0 || cl_len >= sizeof(num)) {
-            conn_answer(c, 400, "text/plain", "bad Content-Length\n");
-            return;
-        }
-        memcpy(num, cl, cl_len);
-        num[cl_len] = '\0';
-        v = strtoull(num, &stop, 10);
-        if (*stop || num[0] == '-') {
-            conn_answer(c, 400, "text/plain", "bad Content-Length\n");
-            return;
-        }
-        if (v > TLSSERVER_MAX_BODY) {
-            conn_answer(c, 413, "text/plain", "request body too large\n");
-            return;
-        }
-        body_len = (size_t)v;
+    if (head_len == 0)
+        return;
+    r = content_length(data, end, c->srv->max_body, &body_len);
+    if (r < 0) {
+        conn_answer(c, r == -E2BIG ? 413 : 400, "text/plain",
+                    r == -E2BIG ? "request body too large\n" : "bad Content-Length\n", false);
+        return;
     }
     if (buf_len(&c->in) < head_len + body_len)
         return;
@@ -379,9 +444,24 @@ static void try_request(struct conn *c)
     {
         char *body = xstrndup(data + head_len, body_len);
 
-        dispatch(c, data, end + 2, body, body_len);
+        dispatch(c, data, end, body, body_len);
         free(body);
     }
+}
+
+/* Take request bytes in (plaintext), answering when the request is whole. */
+static void received(struct conn *c, const char *data, size_t len)
+{
+    const char *end;
+
+    if (buf_append(&c->in, data, len) < 0) {
+        if (head_length(buf_str(&c->in), &end) > 0)
+            conn_answer(c, 413, "text/plain", "request too large\n", false);
+        else
+            conn_answer(c, 431, "text/plain", "request head too large\n", false);
+        return;
+    }
+    try_request(c);
 }
 
 /* Decrypt what arrived; TLS alerts and handshake records go out through flush(). */
@@ -393,11 +473,7 @@ static void pump(struct conn *c)
         int n = SSL_read(c->ssl, tmp, sizeof(tmp));
 
         if (n > 0) {
-            if (buf_append(&c->in, tmp, (size_t)n) < 0) {
-                conn_answer(c, 413, "text/plain", "request too large\n");
-                return;
-            }
-            try_request(c);
+            received(c, tmp, (size_t)n);
             continue;
         }
         switch (SSL_get_error(c->ssl, n)) {
@@ -429,7 +505,16 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         conn_close(c);
         return;
     }
-    if (nread > 0 && !c->answered && BIO_write(c->net_in, b->base, (int)nread) != (int)nread) {
+    if (nread == 0 || c->answered) {
+        free(b->base);
+        return;
+    }
+    if (!c->ssl) {
+        received(c, b->base, (size_t)nread);
+        free(b->base);
+        return;
+    }
+    if (BIO_write(c->net_in, b->base, (int)nread) != (int)nread) {
         free(b->base);
         conn_close(c);
         return;
@@ -461,14 +546,14 @@ static int conn_setup_tls(struct conn *c)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    struct tlsserver *s = server->data;
+    struct httpserver *s = server->data;
     struct conn *c;
 
     if (status < 0 || s->closing)
         return;
     c = xcalloc(1, sizeof(*c));
     c->srv = s;
-    buf_init(&c->in, TLSSERVER_MAX_HEAD + TLSSERVER_MAX_BODY);
+    buf_init(&c->in, HTTPSERVER_MAX_HEAD + s->max_body);
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c->timer.data = c->shutdown_req.data = c;
@@ -478,19 +563,20 @@ static void on_connection(uv_stream_t *server, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || s->nconns > TLSSERVER_MAX_CONNS ||
-        conn_setup_tls(c) < 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || s->nconns > HTTPSERVER_MAX_CONNS ||
+        (s->ssl_ctx && conn_setup_tls(c) < 0) ||
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
         conn_close(c);
         return;
     }
-    uv_timer_start(&c->timer, on_timeout, TLSSERVER_TIMEOUT_MS, 0);
+    uv_timer_start(&c->timer, on_timeout, s->timeout_ms, 0);
 }
 
 /* ---- server ---- */
 
 static void on_listener_closed(uv_handle_t *h)
 {
-    struct tlsserver *s = h->data;
+    struct httpserver *s = h->data;
 
     s->listener_closed = true;
     maybe_finish(s);
@@ -498,32 +584,37 @@ static void on_listener_closed(uv_handle_t *h)
 
 static void on_listener_failed(uv_handle_t *h)
 {
-    struct tlsserver *s = h->data;
+    struct httpserver *s = h->data;
 
     SSL_CTX_free(s->ssl_ctx);
     free(s);
 }
 
-int tlsserver_new(uv_loop_t *loop, const struct tlsserver_options *o, struct tlsserver **ret)
+int httpserver_new(uv_loop_t *loop, const struct httpserver_options *o, struct httpserver **ret)
 {
     struct sockaddr_storage addr;
-    struct tlsserver *s;
-    SSL_CTX *ctx;
+    struct httpserver *s;
+    SSL_CTX *ctx = NULL;
     int r;
 
-    if (!o->host || o->port < 0 || o->port > 65535 || !o->handler || !o->cert_pem || !o->key_pem)
+    if (!o->host || o->port < 0 || o->port > 65535 || !o->handler || !o->cert_pem != !o->key_pem)
         return -EINVAL;
     r = uv_ip4_addr(o->host, o->port, (struct sockaddr_in *)&addr);
     if (r < 0)
         r = uv_ip6_addr(o->host, o->port, (struct sockaddr_in6 *)&addr);
     if (r < 0)
         return -EINVAL;
-    r = make_ssl_ctx(o->cert_pem, o->key_pem, &ctx);
-    if (r < 0)
-        return r;
+    if (o->cert_pem) {
+        r = make_ssl_ctx(o->cert_pem, o->key_pem, &ctx);
+        if (r < 0)
+            return r;
+    }
     s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->ssl_ctx = ctx;
+    s->max_body = o->max_body;
+    s->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
+    s->allow = o->allow;
     s->handler = o->handler;
     s->handler_ctx = o->ctx;
     uv_tcp_init(loop, &s->listener);
@@ -532,6 +623,7 @@ int tlsserver_new(uv_loop_t *loop, const struct tlsserver_options *o, struct tls
     if (r == 0)
         r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
     if (r < 0) {
+        /* libuv reports most bind errors at listen time; either way nothing was served */
         uv_close((uv_handle_t *)&s->listener, on_listener_failed);
         return r;
     }
@@ -539,7 +631,7 @@ int tlsserver_new(uv_loop_t *loop, const struct tlsserver_options *o, struct tls
     return 0;
 }
 
-int tlsserver_port(const struct tlsserver *s)
+int httpserver_port(const struct httpserver *s)
 {
     struct sockaddr_storage addr;
     int len = sizeof(addr);
@@ -551,7 +643,7 @@ int tlsserver_port(const struct tlsserver *s)
     return ntohs(((struct sockaddr_in *)&addr)->sin_port);
 }
 
-void tlsserver_close(struct tlsserver *s, tlsserver_closed_cb *cb, void *ctx)
+void httpserver_close(struct httpserver *s, httpserver_closed_cb *cb, void *ctx)
 {
     if (!s || s->closing)
         return;
