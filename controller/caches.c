@@ -44,6 +44,7 @@ static const struct {
     [CACHE_STEPACTIONS] = {"StepAction", "/apis/tekton.dev/v1beta1", "stepactions", NULL},
     [CACHE_PVCS] = {"PersistentVolumeClaim", "/api/v1", "persistentvolumeclaims", NULL},
     [CACHE_CONFIGMAPS] = {"ConfigMap", "/api/v1", "configmaps", NULL},
+    [CACHE_LIMITRANGES] = {"LimitRange", "/api/v1", "limitranges", NULL},
 };
 
 static const struct informer_ops kube_informer_ops = {

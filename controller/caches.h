@@ -24,6 +24,7 @@ enum caches_kind {
     CACHE_STEPACTIONS,
     CACHE_PVCS,
     CACHE_CONFIGMAPS, /* only in the system namespace */
+    CACHE_LIMITRANGES,
     CACHE_COUNT,
 };
 

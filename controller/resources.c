@@ -438,3 +438,36 @@ void resources_apply_limitranges(json_t *pod, const json_t *limitranges)
         }
     }
 }
+
+static const char *name_of(const json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+
+    return name ? name : "";
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(name_of(*(json_t *const *)a), name_of(*(json_t *const *)b));
+}
+
+json_t *resources_limitranges_in(const json_t *limitranges, const char *ns)
+{
+    json_t *out = json_array();
+    json_t **found = xcalloc(json_array_size(limitranges) + 1, sizeof(*found));
+    json_t *lr; /* borrowed from 'limitranges' */
+    size_t i, n = 0;
+
+    json_array_foreach(limitranges, i, lr) {
+        const char *lr_ns =
+            json_string_value(json_object_get(json_object_get(lr, "metadata"), "namespace"));
+
+        if (lr_ns && strcmp(lr_ns, ns) == 0)
+            found[n++] = lr;
+    }
+    qsort(found, n, sizeof(*found), by_name);
+    for (i = 0; i < n; i++)
+        json_array_append(out, found[i]);
+    free(found);
+    return out;
+}

@@ -51,4 +51,12 @@ void resources_apply_taskrun(json_t *steps, const json_t *compute);
  */
 void resources_apply_limitranges(json_t *pod, const json_t *limitranges);
 
+/*
+ * The LimitRanges of namespace 'ns' among 'limitranges' (an array of LimitRange objects, say
+ * an informer's whole cache, in any order), sorted by name as the API lists them: folding
+ * several depends on their order (resources_apply_limitranges). Returns a new array, possibly
+ * empty, holding references to the borrowed objects.
+ */
+json_t *resources_limitranges_in(const json_t *limitranges, const char *ns);
+
 #endif

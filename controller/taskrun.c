@@ -18,6 +18,7 @@
 #include "controller/events.h"
 #include "controller/metrics.h"
 #include "controller/podspec.h"
+#include "controller/resources.h"
 #include "controller/sidecarstop.h"
 #include "controller/taskrun_resolve.h"
 #include "controller/taskrun_status.h"
@@ -71,7 +72,7 @@ struct pass {
     /* podspec's image_configs, filled by this pass's lookups (the registry caches by digest
      * and re-checks tags after a short TTL) */
     json_t *image_configs;
-    json_t *limit_ranges; /* the namespace's LimitRange objects, read before building */
+    json_t *limit_ranges; /* the namespace's LimitRange objects, from the cache before building */
     /* a status write's Succeeded condition before and after, for its Event (events.h) */
     json_t *cond_before;
     json_t *cond_after;
@@ -634,37 +635,17 @@ static void build_and_create_pod(struct pass *p)
 
 static void fetch_next_secret(struct pass *p);
 
-static void on_limit_ranges(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
-{
-    struct pass *p = ctx;
-
-    if (rc == -ECANCELED) {
-        pass_end(p, 0);
-        return;
-    }
-    /* without the list the Pod still runs; the API server's LimitRanger still applies */
-    if (rc < 0)
-        log_warn("cannot list limitranges, ignoring",
-                 json_pack("{s:s, s:s*}", "key", p->key, "error",
-                           st && st->message ? st->message : strerror(-rc)));
-    else
-        p->limit_ranges = json_deep_copy(json_object_get(obj, "items"));
-    build_and_create_pod(p);
-}
-
 /*
- * Read the namespace's LimitRanges (Tekton reads them from an informer; one list per Pod
- * created costs less than a watch on every namespace), then build the Pod.
+ * Take the namespace's LimitRanges from the informer cache, as Tekton does, then build the Pod.
+ * The array references the cached objects (no copies) until the pass ends; the build only reads.
  */
-static void fetch_limit_ranges(struct pass *p)
+static void read_limit_ranges(struct pass *p)
 {
-    char *path =
-        kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "limitranges", NULL, NULL);
-    int r = kube_get(p->c->kc, path, on_limit_ranges, p);
+    json_t *all = informer_list(caches_get(p->c->caches, CACHE_LIMITRANGES));
 
-    free(path);
-    if (r < 0)
-        pass_end(p, r);
+    p->limit_ranges = resources_limitranges_in(all, meta_str(p->pod_taskrun, "namespace"));
+    json_decref(all);
+    build_and_create_pod(p);
 }
 
 static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_status *st)
@@ -695,7 +676,7 @@ static void fetch_next_secret(struct pass *p)
     else
         name = json_string_value(json_array_get(p->pull_secret_names, p->next_pull_secret++));
     if (!name) {
-        fetch_limit_ranges(p);
+        read_limit_ranges(p);
         return;
     }
     path = kube_path("/api/v1", meta_str(p->pod_taskrun, "namespace"), "secrets", name, NULL);

@@ -243,6 +243,27 @@ static void test_resources_apply_limitranges_table(void **state)
     }
 }
 
+static void test_resources_limitranges_in_filters_by_namespace_and_sorts_by_name(void **state)
+{
+    json_t *all = J("[{\"metadata\": {\"namespace\": \"a\", \"name\": \"zz\"}},"
+                    " {\"metadata\": {\"namespace\": \"b\", \"name\": \"mm\"}},"
+                    " {\"metadata\": {\"namespace\": \"a\", \"name\": \"aa\"}},"
+                    " {\"metadata\": {\"name\": \"no-namespace\"}}]");
+    json_t *in_a = resources_limitranges_in(all, "a");
+    json_t *in_c = resources_limitranges_in(all, "c");
+
+    assert_int_equal(json_array_size(in_a), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(in_a, 0), "metadata"), "name")),
+                        "aa");
+    /* the same objects, not copies: the cache's */
+    assert_ptr_equal(json_array_get(in_a, 1), json_array_get(all, 0));
+    assert_int_equal(json_array_size(in_c), 0);
+    json_decref(in_a);
+    json_decref(in_c);
+    json_decref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_resources_quantity_format_is_canonical),
         cmocka_unit_test(test_resources_apply_taskrun_table),
         cmocka_unit_test(test_resources_apply_limitranges_table),
+        cmocka_unit_test(test_resources_limitranges_in_filters_by_namespace_and_sorts_by_name),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
