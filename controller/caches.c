@@ -47,6 +47,33 @@ static const struct {
     [CACHE_LIMITRANGES] = {"LimitRange", "/api/v1", "limitranges", NULL},
 };
 
+static void trim_containers(json_t *containers)
+{
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(containers, i, c) {
+        const char *key;
+        void *tmp;
+        json_t *value;
+
+        json_object_foreach_safe(c, tmp, key, value)
+        {
+            if (strcmp(key, "name") != 0 && strcmp(key, "image") != 0)
+                json_object_del(c, key);
+        }
+    }
+}
+
+void caches_trim_pod(json_t *pod)
+{
+    json_t *spec = json_object_get(pod, "spec");
+
+    trim_containers(json_object_get(spec, "containers"));
+    trim_containers(json_object_get(spec, "initContainers"));
+    json_object_del(spec, "volumes");
+}
+
 static const struct informer_ops kube_informer_ops = {
     .list = kube_list,
     .watch_start = kube_watch_start,
@@ -124,6 +151,7 @@ int caches_new(uv_loop_t *loop, struct kube_client *kc, const char *ns,
             kube_path(watched[i].prefix, where, watched[i].resource, NULL, watched[i].query);
         struct informer_options o = {
             .path = path,
+            .trim = i == CACHE_PODS ? caches_trim_pod : NULL,
             .on_error = on_informer_error,
             .on_synced = on_synced,
             .ctx = c,

@@ -1,6 +1,7 @@
 #ifndef CONTROLLER_CACHES_H
 #define CONTROLLER_CACHES_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -52,6 +53,15 @@ const struct tekton_config *caches_config(const struct caches *c);
 
 /* True once every informer has listed. */
 bool caches_synced(const struct caches *c);
+
+/*
+ * Trim a Pod before it is cached (the Pod informer's trim): of its spec, keep each container's
+ * and init container's name and image only, and drop the volumes. Reconcilers read the Pod's
+ * metadata and status, and of the spec only container names in order and images (step order,
+ * stopping sidecars by JSON patch by index); the rest of a TaskRun's Pod spec (args, env, mounts,
+ * volumes) was most of the bytes cached per run. Anything else is left as it is.
+ */
+void caches_trim_pod(json_t *pod);
 
 /* Close every informer and free the caches; then 'done' (may be NULL) runs from the loop. */
 typedef void caches_closed_cb(void *ctx);

@@ -471,7 +471,7 @@ static void on_secret(void *ctx, int rc, const json_t *obj, const struct kube_st
 
 /* ---- watching the Secret: a deleted or edited one is looked at at once ---- */
 
-static void on_secret_event(void *ctx, const char *type, const json_t *obj)
+static void on_secret_event(void *ctx, const char *type, json_t *obj)
 {
     struct webhookserver *ws = ctx;
     const char *rv =

@@ -185,10 +185,14 @@ static void emit_delete(struct informer *inf, const json_t *obj)
             inf->handlers[i].del(inf->handlers[i].ctx, obj);
 }
 
-/* A trimmed deep copy of 'obj': new reference. */
-static json_t *make_copy(const struct informer *inf, const json_t *obj)
+/*
+ * The object to cache for 'obj', trimmed: new reference. 'owned' itself when not NULL (a watch
+ * event's object, 'obj' again, which nobody else reads: copying every event cost more CPU than
+ * decoding it), else a deep copy of 'obj'.
+ */
+static json_t *make_copy(const struct informer *inf, const json_t *obj, json_t *owned)
 {
-    json_t *copy = json_deep_copy(obj);
+    json_t *copy = owned ? json_incref(owned) : json_deep_copy(obj);
 
     informer_trim(copy);
     if (inf->opts.trim)
@@ -269,7 +273,7 @@ int informer_apply_list(struct informer *inf, const json_t *list)
         char *k = informer_key(item);
 
         if (k)
-            json_object_set_new(fresh, k, make_copy(inf, item));
+            json_object_set_new(fresh, k, make_copy(inf, item, NULL));
         free(k);
     }
     gone = json_array();
@@ -309,9 +313,11 @@ static bool is_stale(const struct informer *inf, const char *rv, const json_t *c
 /*
  * Apply one event. Only the watch stream ('from_stream') moves the resume point: an object
  * we learned about elsewhere (our own write's answer) is newer than the stream position, and
- * resuming from it would skip the events in between.
+ * resuming from it would skip the events in between. 'owned' is NULL or 'obj' when the caller
+ * gives it away: it is then cached (trimmed in place) instead of a copy.
  */
-static int apply_event(struct informer *inf, const char *type, const json_t *obj, bool from_stream)
+static int apply_event(struct informer *inf, const char *type, const json_t *obj, bool from_stream,
+                       json_t *owned)
 {
     const char *rv = jget_meta_str(obj, "resourceVersion");
     bool is_delete = strcmp(type, "DELETED") == 0;
@@ -341,11 +347,11 @@ static int apply_event(struct informer *inf, const char *type, const json_t *obj
 
         if (!cached)
             goto out; /* never seen: no phantom delete */
-        final_state = make_copy(inf, obj);
+        final_state = make_copy(inf, obj, owned);
         remove_and_emit(inf, key, final_state);
         json_decref(final_state);
     } else {
-        upsert(inf, key, make_copy(inf, obj));
+        upsert(inf, key, make_copy(inf, obj, owned));
     }
     r = 1;
 out:
@@ -355,12 +361,12 @@ out:
 
 int informer_apply_watch_event(struct informer *inf, const char *type, const json_t *obj)
 {
-    return apply_event(inf, type, obj, true);
+    return apply_event(inf, type, obj, true, NULL);
 }
 
 int informer_apply_event(struct informer *inf, const char *type, const json_t *obj)
 {
-    return apply_event(inf, type, obj, false);
+    return apply_event(inf, type, obj, false, NULL);
 }
 
 void informer_resync(struct informer *inf)
@@ -515,13 +521,14 @@ static void start_list(struct informer *inf)
     inf->list_pending = true;
 }
 
-static void on_watch_event(void *ctx, const char *type, const json_t *obj)
+static void on_watch_event(void *ctx, const char *type, json_t *obj)
 {
     struct informer *inf = ctx;
 
     if (!inf->running)
-        return;                                       /* stopping: the cache stays as it was */
-    (void)informer_apply_watch_event(inf, type, obj); /* drops stale and malformed events */
+        return; /* stopping: the cache stays as it was */
+    /* drops stale and malformed events; the object is ours to keep (kube_watch_event_cb) */
+    (void)apply_event(inf, type, obj, true, obj);
 }
 
 static void on_watch_end(void *ctx, int rc, const struct kube_status *st)

@@ -458,7 +458,7 @@ static int on_watch_line(void *ctx, const char *line, size_t len)
     if (strcmp(type, "ERROR") == 0)
         r = watch_error_event(req, obj);
     else if (is_event_type(type))
-        req->event_cb(req->ctx, type, obj);
+        req->event_cb(req->ctx, type, json_object_get(ev, "object")); /* 'obj', not const */
     json_decref(ev);
     return r < 0 ? r : req->stopping ? -ECANCELED : 0;
 }

@@ -126,9 +126,11 @@ int kube_list(struct kube_client *kc, const char *collection_path, unsigned page
 
 /*
  * Watch events: 'type' is "ADDED", "MODIFIED", "DELETED" or "BOOKMARK"; 'obj' is borrowed
- * for the callback.
+ * for the callback. It was decoded for this call alone and the client never reads it
+ * afterwards, so the callee may json_incref() it and keep it, even change it (an informer
+ * caches it as it is instead of copying it).
  */
-typedef void kube_watch_event_cb(void *ctx, const char *type, const json_t *obj);
+typedef void kube_watch_event_cb(void *ctx, const char *type, json_t *obj);
 
 /*
  * The watch ended and will not deliver more events: rc -ESTALE means the resourceVersion is

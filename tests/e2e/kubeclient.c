@@ -805,7 +805,7 @@ struct watch_end {
     char msg[256];
 };
 
-static void we_event(void *ctx, const char *type, const json_t *obj)
+static void we_event(void *ctx, const char *type, json_t *obj)
 {
     ((struct watch_end *)ctx)->events++;
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lib/informer.h"
+#include "lib/jsonget.h"
 #include "lib/xalloc.h"
 
 #define PATH "/apis/tekton.dev/v1/taskruns"
@@ -523,6 +524,33 @@ static void test_informer_start_lists_then_watches_from_list_rv(void **state)
     assert_events(&f->ev, want, 4);
 }
 
+/* A watch event's object is given away (kube_watch_event_cb): cached as it is, trimmed in
+ * place, where a write's answer (informer_apply_event) is copied. */
+static void test_informer_watch_event_object_is_cached_without_copy(void **state)
+{
+    struct fixture *f = *state;
+    json_t *obj = json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\","
+                             "\"resourceVersion\":\"12\",\"managedFields\":[{}]}}",
+                             0, NULL);
+    json_t *written = json_loads("{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\","
+                                 "\"resourceVersion\":\"13\",\"managedFields\":[{}]}}",
+                                 0, NULL);
+
+    assert_non_null(obj);
+    assert_non_null(written);
+    informer_start(f->inf);
+    finish_list(0, "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[]}");
+    api.event_cb(api.watch_ctx, "ADDED", obj);
+    assert_ptr_equal(informer_get_key(f->inf, "ns/a"), obj);
+    assert_null(json_object_get(json_object_get(obj, "metadata"), "managedFields"));
+    assert_int_equal(informer_apply_event(f->inf, "MODIFIED", written), 1);
+    assert_ptr_not_equal(informer_get_key(f->inf, "ns/a"), written);
+    assert_non_null(json_object_get(json_object_get(written, "metadata"), "managedFields"));
+    assert_string_equal(jget_meta_str(informer_get_key(f->inf, "ns/a"), "resourceVersion"), "13");
+    json_decref(obj);
+    json_decref(written);
+}
+
 static void test_informer_watch_end_restarts_from_last_rv(void **state)
 {
     struct fixture *f = *state;
@@ -692,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_informer_key_table),
         T(test_informer_resync_updates_every_object),
         T(test_informer_start_lists_then_watches_from_list_rv),
+        T(test_informer_watch_event_object_is_cached_without_copy),
         T(test_informer_watch_end_restarts_from_last_rv),
         T(test_informer_watch_410_relists_without_phantoms),
         T(test_informer_list_failure_retries_after_backoff),

@@ -462,7 +462,7 @@ static void test_kube_list_410_on_continue_restarts_once_then_estale(void **stat
 
 /* ---- watches ---- */
 
-static void on_event(void *ctx, const char *type, const json_t *obj)
+static void on_event(void *ctx, const char *type, json_t *obj)
 {
     struct fx *f = ctx;
     const char *rv =
