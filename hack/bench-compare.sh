@@ -153,10 +153,6 @@ ctl_metrics() {
 }
 api_metrics() { "$K" get --raw /metrics | grep '^apiserver_request_total{' || true; }
 
-one_step_yaml() {
-    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: %s}\nspec:\n  taskSpec:\n    steps:\n    - {name: s, image: mirror.gcr.io/busybox, command: ["true"]}\n' "$1"
-}
-
 # wait_names WATCHFILE COUNT PREFIX BOUND: until COUNT objects named PREFIX* have finished.
 wait_names() {
     local i
@@ -196,25 +192,11 @@ run_workloads() {
     echo "one_median_ms=$(median < "$out/$sys.one.ms")" >> "$env"
     echo "one_range_ms=$(minmax < "$out/$sys.one.ms")" >> "$env"
 
-    # ten: each step stamps its start (coreutils date %N); hand-off = next start - previous start
+    # ten: each step stamps its start; hand-off = next start - previous start
     lc_say "$sys: $N_TEN ten-step TaskRuns"
-    steps=""
-    for i in $(seq 0 9); do
-        steps="$steps
-    - name: s$i
-      image: mirror.gcr.io/ubuntu
-      script: 'date +%s%N >> /workspace/stamps; [ $i != 9 ] || cat /workspace/stamps'"
-    done
     : > "$out/$sys.handoff.us"
     for i in $(seq "$N_TEN"); do
-        "$K" -n "$ns" create -f - > /dev/null <<YAML
-apiVersion: tekton.dev/v1
-kind: TaskRun
-metadata: {name: ten-$i}
-spec:
-  taskSpec:
-    steps:$steps
-YAML
+        ten_step_yaml "ten-$i" | "$K" -n "$ns" create -f - > /dev/null
         wait_names "$trw" "$i" ten- 180 || break
         { "$K" -n "$ns" logs "ten-$i-pod" -c step-s9 || true; } |
             awk 'NR > 1 {print int(($1 - prev) / 1000)} {prev = $1}' >> "$out/$sys.handoff.us"
@@ -269,13 +251,13 @@ YAML
         echo 'spec:'
         echo '  pipelineSpec:'
         echo '    tasks:'
-        echo '    - {name: start, taskSpec: {steps: [{name: s, image: mirror.gcr.io/busybox, command: ["true"]}]}}'
+        echo "    - {name: start, taskSpec: {steps: [$FAN_STEP]}}"
         for i in $(seq "$FANOUT"); do
-            echo "    - {name: f$i, runAfter: [start], taskSpec: {steps: [{name: s, image: mirror.gcr.io/busybox, command: [\"true\"]}]}}"
+            echo "    - {name: f$i, runAfter: [start], taskSpec: {steps: [$FAN_STEP]}}"
         done
         echo "    - name: end"
         echo "      runAfter: [$(seq -s, -f 'f%g' "$FANOUT")]"
-        echo '      taskSpec: {steps: [{name: s, image: mirror.gcr.io/busybox, command: ["true"]}]}'
+        echo "      taskSpec: {steps: [$FAN_STEP]}"
     } > "$out/fan.yaml"
     api_metrics > "$out/$sys.api.2"
     ctl_metrics > "$out/$sys.metrics.2"

@@ -2,6 +2,31 @@
 # bench-lib.sh: measurement helpers shared by hack/bench.sh (tektite alone) and
 # hack/bench-compare.sh (tektite and Tekton side by side). Sourced, never run. Figures only.
 
+# The benchmark's TaskRuns, one copy for both scripts. Every step says imagePullPolicy
+# IfNotPresent: the images are in the node's store after the first run, and with the default
+# (Always, for a :latest tag) the kubelet asks the registry for every Pod and its pull limit
+# (5/s, burst 10) failed runs that were created at once (docs/benchmarks.md section 5).
+# one_step_yaml NAME [POD_TEMPLATE]: a one-step `true` TaskRun as a YAML document; POD_TEMPLATE,
+# a flow-style mapping, becomes its spec.podTemplate.
+one_step_yaml() {
+    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: %s}\nspec:\n' "$1"
+    [ -z "${2:-}" ] || printf '  podTemplate: %s\n' "$2"
+    printf '  taskSpec:\n    steps:\n    - {name: s, image: mirror.gcr.io/busybox, imagePullPolicy: IfNotPresent, command: ["true"]}\n'
+}
+# ten_step_yaml NAME: ten script steps, each appending its start (coreutils date %N: the Debian
+# image; busybox's date has no %N) to /workspace/stamps; the last prints them, so the hand-off
+# between steps is the difference of consecutive lines of step-s9's log.
+ten_step_yaml() {
+    local i
+    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: %s}\nspec:\n  taskSpec:\n    steps:\n' "$1"
+    for i in $(seq 0 9); do
+        printf '    - name: s%d\n      image: mirror.gcr.io/ubuntu\n      imagePullPolicy: IfNotPresent\n' "$i"
+        printf "      script: 'date +%%s%%N >> /workspace/stamps; [ %d != 9 ] || cat /workspace/stamps'\n" "$i"
+    done
+}
+# fan_step: the one step of every task of the fan-out PipelineRun, flow style
+FAN_STEP='{name: s, image: mirror.gcr.io/busybox, imagePullPolicy: IfNotPresent, command: ["true"]}'
+
 # /proc readings of one process: resident set now and its high-water mark (KiB), and CPU time
 # (user + system) in clock ticks.
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
