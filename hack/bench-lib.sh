@@ -86,6 +86,34 @@ durations_ms() {
         awk -v p="$2" 'index($1, p) == 1 {printf "%s %d\n", $1, ($3 - $2) / 1000}'
 }
 
+# pod_latency_ms TASKRUN_WATCH POD_WATCH PREFIX: for each run named PREFIX*, ms from its first
+# ADDED to its Pod's (RUN-pod, the name both controllers give it; the watch line's label field
+# can be empty) first ADDED, one a line.
+pod_latency_ms() {
+    join <(first_added "$1" | sort) <(awk '$2 == "ADDED" && $3 ~ /-pod$/ {r = $3; sub(/-pod$/, "", r); if (!(r in s)) {s[r] = $1; print r, $1}}' "$2" | sort) |
+        awk -v p="$3" 'index($1, p) == 1 {printf "%d\n", ($3 - $2) / 1000}'
+}
+
+# kwok_figures TASKRUN_WATCH POD_WATCH PREFIX: the simulated-node workload's figures as KEY=VALUE
+# lines: runs finished and failed, first create -> last create and -> last finished (s), runs
+# finished per second over that, create -> Pod created p50/p99 (ms).
+kwok_figures() {
+    local p=$3
+    pod_latency_ms "$1" "$2" "$p" > "$1.$p.pod-ms"
+    echo "kwok_pod_p50_ms=$(percentile 50 < "$1.$p.pod-ms")"
+    echo "kwok_pod_p99_ms=$(percentile 99 < "$1.$p.pod-ms")"
+    awk -v p="$p" '
+        FILENAME == ARGV[1] { if (index($1, p) == 1) { if (lo == "" || $2 < lo) lo = $2; if ($2 > hc) hc = $2 } next }
+        index($1, p) == 1 { n++; if ($3 == "False") f++; if ($2 > hi) hi = $2 }
+        END {
+            printf "kwok_done=%d\nkwok_failed=%d\n", n, f
+            if (lo == "") { print "kwok_create_s=n/a"; print "kwok_all_s=n/a"; print "kwok_rps=n/a"; exit }
+            printf "kwok_create_s=%.1f\n", (hc - lo) / 1e6
+            if (n == 0) { print "kwok_all_s=n/a"; print "kwok_rps=n/a"; exit }
+            printf "kwok_all_s=%.1f\nkwok_rps=%.1f\n", (hi - lo) / 1e6, n / ((hi - lo) / 1e6)
+        }' <(first_added "$1") <(first_done "$1")
+}
+
 # api_requests BEFORE AFTER OWN: the requests a controller issues, from two apiserver_request_total
 # scrapes: every TaskRun and PipelineRun request but LIST and WATCH (the benchmark's own watches;
 # Tasks are left out: someone's 10,000 Task creates landed in one window here), and every
