@@ -336,12 +336,13 @@ scale_ctl() {
 
 # wait_idle PID BOUND: until the process used under 2% of a CPU over two 2-second windows in a
 # row (it has listed its informers and worked through the start-up pass over what it found);
-# at least 4 s. Prints the seconds waited, or "n/a" after BOUND seconds.
+# at least 20 s (a start that waits on a leader lease must not pass for idle). Prints the
+# seconds waited, or "n/a" after BOUND seconds.
 wait_idle() {
     local t0 c0 c1 quiet=0 tck
     tck=$(getconf CLK_TCK)
     t0=$(date +%s)
-    sleep 2
+    sleep 16
     c0=$(cpu_ticks "$1") || { echo n/a; return 0; }
     while [ $(($(date +%s) - t0)) -lt "$2" ]; do
         sleep 2
@@ -402,6 +403,11 @@ completed_rss() {
     echo "completed_idle_s=$([ "$idle" = n/a ] && echo n/a || echo $(($(date +%s) - t0)))"
     echo "completed_rss_kb=$(rss_kb "$pid")"
     echo "completed_hwm_kb=$(hwm_kb "$pid")"
+    # whether the start-up pass over them was made (Tekton: every reconcile; tektite: the passes
+    # its /metrics counts, which leave out those that end early, docs/install.md)
+    ctl_metrics > "$out/$1.metrics.completed"
+    : > "$out/empty"
+    echo "completed_reconciles=$(reconciles "$out/empty" "$out/$1.metrics.completed" '[Tt]ask[Rr]un')"
     "$K" delete --raw "/apis/tekton.dev/v1/namespaces/$2/taskruns?labelSelector=tektite.dev%2Fbench%3Dcompleted" > /dev/null ||
         lc_say "warning: the collection delete of the completed runs failed"
     for _ in $(seq 300); do

@@ -25,6 +25,7 @@ ten_step_yaml() {
     done
 }
 # fan_step: the one step of every task of the fan-out PipelineRun, flow style
+# shellcheck disable=SC2034 # used by hack/bench-compare.sh
 FAN_STEP='{name: s, image: mirror.gcr.io/busybox, imagePullPolicy: IfNotPresent, command: ["true"]}'
 
 # /proc readings of one process: resident set now and its high-water mark (KiB), and CPU time
