@@ -408,12 +408,23 @@ completed_rss() {
     ctl_metrics > "$out/$1.metrics.completed"
     : > "$out/empty"
     echo "completed_reconciles=$(reconciles "$out/empty" "$out/$1.metrics.completed" '[Tt]ask[Rr]un')"
-    "$K" delete --raw "/apis/tekton.dev/v1/namespaces/$2/taskruns?labelSelector=tektite.dev%2Fbench%3Dcompleted" > /dev/null ||
-        lc_say "warning: the collection delete of the completed runs failed"
-    for _ in $(seq 300); do
-        [ "$("$K" -n "$2" get taskruns -l tektite.dev/bench=completed --no-headers 2> /dev/null | wc -l)" = 0 ] && break
-        sleep 1
+    delete_runs "$2" "labelSelector=tektite.dev%2Fbench%3Dcompleted"
+}
+
+# delete_runs NS [QUERY]: NS's TaskRuns (those QUERY selects) by collection DELETEs, one request
+# each instead of kubectl's one per object; repeated while some are left (the API server ends a
+# request after 60 s, and a collection of 10,000 may take longer), 600 s at most.
+delete_runs() {
+    local t0 n
+    t0=$(date +%s)
+    while [ $(($(date +%s) - t0)) -lt 600 ]; do
+        "$K" delete --raw "/apis/tekton.dev/v1/namespaces/$1/taskruns${2:+?$2}" > /dev/null 2>&1 || true
+        n=$("$K" get --raw "/apis/tekton.dev/v1/namespaces/$1/taskruns?limit=1${2:+&$2}" |
+            jq '.items | length')
+        [ "$n" = 0 ] && return 0
+        sleep 2
     done
+    lc_say "warning: TaskRuns are left in $1 after 600 s of deleting"
 }
 
 # ---- simulated node: kwok --------------------------------------------------------------------
@@ -470,10 +481,11 @@ kwok_stop() {
     fi
     [ -n "$kwok_node" ] || return 0
     "$K" delete node "$kwok_node" --ignore-not-found --wait=true --timeout=60s > /dev/null || true
-    # Pods still bound to it (no kubelet will ever finish them): gone at once
+    # Pods still bound to it (no kubelet will ever finish them): gone at once, per namespace
     "$K" get pods -A --field-selector "spec.nodeName=$kwok_node" --no-headers 2> /dev/null |
-        while read -r ns p _; do
-            "$K" -n "$ns" delete pod "$p" --force --grace-period=0 > /dev/null 2>&1 || true
+        awk '{print $1}' | sort -u | while read -r ns; do
+            "$K" -n "$ns" delete pods --field-selector "spec.nodeName=$kwok_node" \
+                --force --grace-period=0 > /dev/null 2>&1 || true
         done
     kwok_node=
     lc_say "kwok stopped, node $KWOK_NODE deleted"
@@ -500,7 +512,7 @@ wait_progress() {
 # at once by hack/bench-bulk.py (8 connections: kubectl's one request at a time would set the
 # pace), with the phase's watches running. Then deleted, the node and kwok with them.
 kwok_runs() {
-    local pid c0 c1 wt0 wt1
+    local pid c0 c1 wt0 wt1 t0
     [ "$KWOK_N" -gt 0 ] || return 0
     lc_say "$1: $KWOK_N TaskRuns at once on a kwok node"
     kwok_start || return 0
@@ -524,11 +536,14 @@ kwok_runs() {
         jq -r '[.items[] | select(.metadata.name | startswith("kw-")) | .status.conditions[0] // {} |
             "\(.status // "none")/\(.reason // "none")"] | group_by(.) | map("\(.[0])=\(length)") | join(",")' |
         sed 's/^/kwok_outcomes=/'
-    "$K" -n "$2" delete taskruns --all --wait=true --timeout=300s > /dev/null || true
-    for _ in $(seq 120); do
+    delete_runs "$2"
+    # their Pods go by the garbage collector, then kwok (pod-delete stage); bounded
+    t0=$(date +%s)
+    while [ $(($(date +%s) - t0)) -lt 300 ]; do
         [ -z "$("$K" get pods -A --field-selector "spec.nodeName=$KWOK_NODE" -o name)" ] && break
-        sleep 1
+        sleep 2
     done
+    echo "kwok_cleanup_s=$(($(date +%s) - t0))"
     kwok_stop
 }
 
