@@ -512,12 +512,16 @@ wait_progress() {
 # at once by hack/bench-bulk.py (8 connections: kubectl's one request at a time would set the
 # pace), with the phase's watches running. Then deleted, the node and kwok with them.
 kwok_runs() {
-    local pid c0 c1 wt0 wt1 t0
+    local pid c0 c1 wt0 wt1 t0 lp
     [ "$KWOK_N" -gt 0 ] || return 0
     lc_say "$1: $KWOK_N TaskRuns at once on a kwok node"
     kwok_start || return 0
     pid=$(ctl_pid "$1")
     [ -n "$pid" ] || { lc_say "warning: no $1 controller process for the kwok runs"; return 0; }
+    # the controller's log over the workload, kept for a run that does not finish
+    setsid "$K" -n "$sysns" logs -f --tail=0 "$("$K" -n "$sysns" get pod -l app.kubernetes.io/name=controller \
+        --field-selector status.phase=Running -o name | head -1)" > "$out/$1.kwok-controller.log" 2>&1 &
+    lp=$!
     c0=$(cpu_ticks "$pid")
     wt0=$(webhook_ticks "$1")
     one_step_yaml x "$KWOK_POD_TEMPLATE" | "$K" create --dry-run=client -o json -f - |
@@ -528,6 +532,8 @@ kwok_runs() {
     sleep 2
     c1=$(cpu_ticks "$pid")
     wt1=$(webhook_ticks "$1")
+    kill -- "-$lp" 2> /dev/null || true
+    wait "$lp" 2> /dev/null || true
     kwok_figures "$3" "$4" kw-
     echo "kwok_cpu_s=$(echo "scale=2; ($c1 - $c0) / $(getconf CLK_TCK)" | bc)"
     echo "kwok_webhook_cpu_s=$(echo "scale=2; ($wt1 - $wt0) / $(getconf CLK_TCK)" | bc)"
