@@ -15,6 +15,11 @@
 #   fan    a PipelineRun start -> BENCH_FANOUT (100) parallel tasks -> end: the controller's share
 #   plus   controller CPU and peak RSS over many+fan (/proc of its process), API requests per run
 #          (kube-apiserver's apiserver_request_total), reconciles per run (the controller's /metrics)
+#   done   BENCH_COMPLETED (10000) TaskRuns made final (status subresource) while the controller
+#          is scaled to 0, then the controller started: its RSS once synced and idle, its VmHWM
+#   kwok   BENCH_KWOK (2000) one-step TaskRuns at once on one simulated node (kwok, its own
+#          taint and label; hack/kwok-build.sh, hack/kwok-stages.yaml): first create -> all
+#          done, runs per second, create -> Pod p50/p99, controller CPU
 # Each phase holds `flock -x /tmp/tektite-cluster.lock` for its whole duration (docs/cluster.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +33,8 @@ N_ONE=${BENCH_N:-10}
 N_TEN=${BENCH_TEN:-3}
 CONCURRENT=${BENCH_CONCURRENT:-200}
 FANOUT=${BENCH_FANOUT:-100}
+KWOK_N=${BENCH_KWOK:-2000}
+COMPLETED=${BENCH_COMPLETED:-10000}
 LOCK=/tmp/tektite-cluster.lock
 out=$repo/build/bench
 mkdir -p "$out"
@@ -153,10 +160,6 @@ ctl_metrics() {
 }
 api_metrics() { "$K" get --raw /metrics | grep '^apiserver_request_total{' || true; }
 
-one_step_yaml() {
-    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: %s}\nspec:\n  taskSpec:\n    steps:\n    - {name: s, image: mirror.gcr.io/busybox, command: ["true"]}\n' "$1"
-}
-
 # wait_names WATCHFILE COUNT PREFIX BOUND: until COUNT objects named PREFIX* have finished.
 wait_names() {
     local i
@@ -170,11 +173,11 @@ wait_names() {
 
 # run_workloads SYSTEM: everything above, against the installed SYSTEM; figures to $out/SYSTEM.env
 run_workloads() {
-    local sys=$1 env=$out/$1.env w wp w2 pid i steps c0 c1 wt0 wt1 trw prw podw ns
+    local sys=$1 env=$out/$1.env w wp w2 pid i c0 c1 wt0 wt1 trw prw podw ns
     ns=bench-cmp-$1-$RANDOM
     bench_ns=$ns
-    printf 'version=%s\nn_one=%s\nn_ten=%s\nconcurrent=%s\nfanout=%s\n' "$(sys_version "$sys")" \
-        "$N_ONE" "$N_TEN" "$CONCURRENT" "$FANOUT" > "$env"
+    printf 'version=%s\nn_one=%s\nn_ten=%s\nconcurrent=%s\nfanout=%s\nkwok=%s\ncompleted=%s\n' "$(sys_version "$sys")" \
+        "$N_ONE" "$N_TEN" "$CONCURRENT" "$FANOUT" "$KWOK_N" "$COMPLETED" > "$env"
     "$K" create namespace "$ns" > /dev/null
     for _ in $(seq 60); do "$K" -n "$ns" get sa default > /dev/null 2>&1 && break; sleep 1; done
     trw=$out/$sys.taskruns.watch prw=$out/$sys.pipelineruns.watch podw=$out/$sys.pods.watch
@@ -196,25 +199,11 @@ run_workloads() {
     echo "one_median_ms=$(median < "$out/$sys.one.ms")" >> "$env"
     echo "one_range_ms=$(minmax < "$out/$sys.one.ms")" >> "$env"
 
-    # ten: each step stamps its start (coreutils date %N); hand-off = next start - previous start
+    # ten: each step stamps its start; hand-off = next start - previous start
     lc_say "$sys: $N_TEN ten-step TaskRuns"
-    steps=""
-    for i in $(seq 0 9); do
-        steps="$steps
-    - name: s$i
-      image: mirror.gcr.io/ubuntu
-      script: 'date +%s%N >> /workspace/stamps; [ $i != 9 ] || cat /workspace/stamps'"
-    done
     : > "$out/$sys.handoff.us"
     for i in $(seq "$N_TEN"); do
-        "$K" -n "$ns" create -f - > /dev/null <<YAML
-apiVersion: tekton.dev/v1
-kind: TaskRun
-metadata: {name: ten-$i}
-spec:
-  taskSpec:
-    steps:$steps
-YAML
+        ten_step_yaml "ten-$i" | "$K" -n "$ns" create -f - > /dev/null
         wait_names "$trw" "$i" ten- 180 || break
         { "$K" -n "$ns" logs "ten-$i-pod" -c step-s9 || true; } |
             awk 'NR > 1 {print int(($1 - prev) / 1000)} {prev = $1}' >> "$out/$sys.handoff.us"
@@ -240,9 +229,7 @@ YAML
     api_metrics > "$out/$sys.api.1"
     ctl_metrics > "$out/$sys.metrics.1"
     c1=$(cpu_ticks "$pid")
-    # a run's Pod is named RUN-pod by both; the watch line's label field can be empty
-    join <(first_added "$trw" | sort) <(awk '$2 == "ADDED" && $3 ~ /-pod$/ {r = $3; sub(/-pod$/, "", r); if (!(r in s)) {s[r] = $1; print r, $1}}' "$podw" | sort) |
-        awk 'index($1, "many-") == 1 {printf "%d\n", ($3 - $2) / 1000}' > "$out/$sys.many-pod.ms"
+    pod_latency_ms "$trw" "$podw" many- > "$out/$sys.many-pod.ms"
     echo "many_pod_p50_ms=$(percentile 50 < "$out/$sys.many-pod.ms")" >> "$env"
     echo "many_pod_p99_ms=$(percentile 99 < "$out/$sys.many-pod.ms")" >> "$env"
     echo "many_all_s=$(join <(first_added "$trw" | sort) <(first_done "$trw" | sort) |
@@ -269,13 +256,13 @@ YAML
         echo 'spec:'
         echo '  pipelineSpec:'
         echo '    tasks:'
-        echo '    - {name: start, taskSpec: {steps: [{name: s, image: mirror.gcr.io/busybox, command: ["true"]}]}}'
+        echo "    - {name: start, taskSpec: {steps: [$FAN_STEP]}}"
         for i in $(seq "$FANOUT"); do
-            echo "    - {name: f$i, runAfter: [start], taskSpec: {steps: [{name: s, image: mirror.gcr.io/busybox, command: [\"true\"]}]}}"
+            echo "    - {name: f$i, runAfter: [start], taskSpec: {steps: [$FAN_STEP]}}"
         done
         echo "    - name: end"
         echo "      runAfter: [$(seq -s, -f 'f%g' "$FANOUT")]"
-        echo '      taskSpec: {steps: [{name: s, image: mirror.gcr.io/busybox, command: ["true"]}]}'
+        echo "      taskSpec: {steps: [$FAN_STEP]}"
     } > "$out/fan.yaml"
     api_metrics > "$out/$sys.api.2"
     ctl_metrics > "$out/$sys.metrics.2"
@@ -295,6 +282,8 @@ YAML
     echo "webhook_peak_rss_kb=$(webhook_hwm "$sys")" >> "$env"
     echo "load=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$env"
     phase_reconciles "$sys" >> "$env"
+    completed_rss "$sys" "$ns" >> "$env"
+    kwok_runs "$sys" "$ns" "$trw" "$podw" >> "$env"
     watch_stop "$w"
     watch_stop "$wp"
     watch_stop "$w2"
@@ -332,6 +321,238 @@ phase_reconciles() {
     esac
 }
 
+# ---- completed runs present: the controller's RSS with COMPLETED finished TaskRuns cached ----
+
+# scale_ctl N: the controller Deployment to N replicas; at 0, until its process is gone (60 s)
+scale_ctl() {
+    "$K" -n "$sysns" scale deploy/tekton-pipelines-controller --replicas="$1" > /dev/null
+    [ "$1" = 0 ] || return 0
+    for _ in $(seq 120); do
+        [ -z "$(ctl_pid "$sys_now")" ] && return 0
+        sleep 0.5
+    done
+    lc_say "warning: the $sys_now controller's process still runs 60 s after scaling to 0"
+}
+
+# wait_idle PID BOUND: until the process used under 2% of a CPU over two 2-second windows in a
+# row (it has listed its informers and worked through the start-up pass over what it found);
+# at least 20 s (a start that waits on a leader lease must not pass for idle). Prints the
+# seconds waited, or "n/a" after BOUND seconds.
+wait_idle() {
+    local t0 c0 c1 quiet=0 tck
+    tck=$(getconf CLK_TCK)
+    t0=$(date +%s)
+    sleep 16
+    c0=$(cpu_ticks "$1") || { echo n/a; return 0; }
+    while [ $(($(date +%s) - t0)) -lt "$2" ]; do
+        sleep 2
+        c1=$(cpu_ticks "$1") || { echo n/a; return 0; }
+        if [ $((c1 - c0)) -le $((tck * 4 / 100)) ]; then quiet=$((quiet + 1)); else quiet=0; fi
+        c0=$c1
+        [ "$quiet" -ge 2 ] && { echo $(($(date +%s) - t0)); return 0; }
+    done
+    echo n/a
+}
+
+# completed_rss SYSTEM NS: with the controller scaled to 0 (no reconcile can touch them),
+# COMPLETED one-step TaskRuns created in NS (through Tekton's admission webhook too) and their
+# status set to a final Succeeded by hack/bench-bulk.py; then the controller started again, and
+# once idle its VmRSS and VmHWM read. The runs are deleted (one collection DELETE) after, with the
+# controller running, so their deletion is processed as any would be. No Pods: every run finished
+# before this controller started, as after a restart with an old history in the cluster.
+completed_rss() {
+    local pid t0 idle
+    [ "$COMPLETED" -gt 0 ] || return 0
+    sys_now=$1
+    lc_say "$1: $COMPLETED completed TaskRuns present, the controller restarted"
+    scale_ctl 0
+    # tektite's controller process serves its admission webhook (failurePolicy Fail), so it must
+    # run while the runs are created: it runs watching only $sysns, where no run is; Tekton's
+    # webhook is its own Deployment and stays up. Both admit every create as they would any.
+    if [ "$1" = tektite ]; then
+        "$K" -n "$sysns" set env deploy/tekton-pipelines-controller TEKTITE_NAMESPACE="$sysns" > /dev/null
+        scale_ctl 1
+        "$K" -n "$sysns" rollout status deploy/tekton-pipelines-controller --timeout=120s > /dev/null
+        webhook_wait
+    fi
+    t0=$(date +%s)
+    one_step_yaml x | "$K" create --dry-run=client -o json -f - |
+        jq -c '.metadata = {labels: {"tektite.dev/bench": "completed"}}' |
+        python3 "$here/bench-bulk.py" "$2" "done" "$COMPLETED" completed 2> "$out/$1.completed.log" ||
+        lc_say "warning: $(tail -1 "$out/$1.completed.log")"
+    tail -1 "$out/$1.completed.log" >&2
+    echo "completed_present=$("$K" -n "$2" get taskruns -l tektite.dev/bench=completed --no-headers 2> /dev/null | wc -l)"
+    echo "completed_create_s=$(($(date +%s) - t0))"
+    if [ "$1" = tektite ]; then
+        scale_ctl 0
+        "$K" -n "$sysns" set env deploy/tekton-pipelines-controller TEKTITE_NAMESPACE- > /dev/null
+    fi
+    t0=$(date +%s)
+    scale_ctl 1
+    pid=
+    for _ in $(seq 240); do
+        pid=$(ctl_pid "$1")
+        [ -n "$pid" ] && break
+        sleep 0.5
+    done
+    if [ -z "$pid" ]; then
+        lc_say "warning: no $1 controller process 120 s after scaling it to 1"
+        return 0
+    fi
+    idle=$(wait_idle "$pid" 600)
+    echo "completed_idle_s=$([ "$idle" = n/a ] && echo n/a || echo $(($(date +%s) - t0)))"
+    echo "completed_rss_kb=$(rss_kb "$pid")"
+    echo "completed_hwm_kb=$(hwm_kb "$pid")"
+    # whether the start-up pass over them was made (Tekton: every reconcile; tektite: the passes
+    # its /metrics counts, which leave out those that end early, docs/install.md)
+    ctl_metrics > "$out/$1.metrics.completed"
+    : > "$out/empty"
+    echo "completed_reconciles=$(reconciles "$out/empty" "$out/$1.metrics.completed" '[Tt]ask[Rr]un')"
+    delete_runs "$2" "labelSelector=tektite.dev%2Fbench%3Dcompleted"
+}
+
+# delete_runs NS [QUERY]: NS's TaskRuns (those QUERY selects) by collection DELETEs, one request
+# each instead of kubectl's one per object; repeated while some are left (the API server ends a
+# request after 60 s, and a collection of 10,000 may take longer), 600 s at most.
+delete_runs() {
+    local t0 n
+    t0=$(date +%s)
+    while [ $(($(date +%s) - t0)) -lt 600 ]; do
+        "$K" delete --raw "/apis/tekton.dev/v1/namespaces/$1/taskruns${2:+?$2}" > /dev/null 2>&1 || true
+        n=$("$K" get --raw "/apis/tekton.dev/v1/namespaces/$1/taskruns?limit=1${2:+&$2}" |
+            jq '.items | length')
+        [ "$n" = 0 ] && return 0
+        sleep 2
+    done
+    lc_say "warning: TaskRuns are left in $1 after 600 s of deleting"
+}
+
+# ---- simulated node: kwok --------------------------------------------------------------------
+
+# One fake node, tainted and labelled for the benchmark's runs alone (their podTemplate has the
+# nodeSelector and the toleration; no DaemonSet here tolerates every taint), managed by a kwok on
+# this host with hack/kwok-stages.yaml and the admin kubeconfig. Removed at phase end (kwok_stop,
+# from the phase's EXIT trap), with any Pod still bound to it.
+KWOK_NODE=tektite-bench-kwok
+KWOK_KEY=tektite.dev/bench-node
+KWOK_POD_TEMPLATE="{nodeSelector: {$KWOK_KEY: kwok}, tolerations: [{key: $KWOK_KEY, operator: Equal, value: kwok, effect: NoSchedule}]}"
+kwok_pid=
+kwok_node=
+
+kwok_start() {
+    local bin
+    bin=$("$here/kwok-build.sh")
+    if "$K" get node "$KWOK_NODE" > /dev/null 2>&1; then
+        lc_say "node $KWOK_NODE exists already (left by an earlier run?); not touching it"
+        return 1
+    fi
+    kwok_node=$KWOK_NODE
+    "$K" create -f - > /dev/null << YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: $KWOK_NODE
+  labels: {$KWOK_KEY: kwok, type: kwok, kubernetes.io/hostname: $KWOK_NODE, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+  annotations: {kwok.x-k8s.io/node: fake}
+spec:
+  taints: [{key: $KWOK_KEY, value: kwok, effect: NoSchedule}]
+status:
+  allocatable: {cpu: "1000", memory: 1Ti, pods: "10000"}
+  capacity: {cpu: "1000", memory: 1Ti, pods: "10000"}
+YAML
+    # 192.0.2.1 (TEST-NET-1) and 10.250/16: addresses nothing routes to, written into the status
+    setsid "$bin" --kubeconfig "$KUBECONFIG" --manage-single-node "$KWOK_NODE" \
+        -c "$here/kwok-stages.yaml" --cidr 10.250.0.0/16 --node-ip 192.0.2.1 > "$out/kwok.log" 2>&1 &
+    kwok_pid=$!
+    for _ in $(seq 60); do
+        [ "$("$K" get node "$KWOK_NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ] && return 0
+        sleep 1
+    done
+    lc_say "the kwok node did not become Ready in 60 s; see $out/kwok.log"
+    return 1
+}
+
+kwok_stop() {
+    local p
+    if [ -n "$kwok_pid" ]; then
+        kill -- "-$kwok_pid" 2> /dev/null || true
+        wait "$kwok_pid" 2> /dev/null || true
+        kwok_pid=
+    fi
+    [ -n "$kwok_node" ] || return 0
+    "$K" delete node "$kwok_node" --ignore-not-found --wait=true --timeout=60s > /dev/null || true
+    # Pods still bound to it (no kubelet will ever finish them): gone at once, per namespace
+    "$K" get pods -A --field-selector "spec.nodeName=$kwok_node" --no-headers 2> /dev/null |
+        awk '{print $1}' | sort -u | while read -r ns; do
+            "$K" -n "$ns" delete pods --field-selector "spec.nodeName=$kwok_node" \
+                --force --grace-period=0 > /dev/null 2>&1 || true
+        done
+    kwok_node=
+    lc_say "kwok stopped, node $KWOK_NODE deleted"
+}
+
+# wait_progress WATCHFILE COUNT PREFIX STALL: until COUNT objects named PREFIX* have finished, or
+# none more has for STALL seconds.
+wait_progress() {
+    local n last=-1 since
+    since=$(date +%s)
+    while :; do
+        n=$(first_done "$1" | awk -v p="$3" 'index($1, p) == 1' | wc -l)
+        [ "$n" -ge "$2" ] && return 0
+        if [ "$n" != "$last" ]; then last=$n since=$(date +%s); fi
+        if [ $(($(date +%s) - since)) -ge "$4" ]; then
+            lc_say "no more of $3* finished in $4 s: $n of $2"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# kwok_runs SYSTEM NS TASKRUN_WATCH POD_WATCH: KWOK_N one-step TaskRuns on the kwok node, created
+# at once by hack/bench-bulk.py (8 connections: kubectl's one request at a time would set the
+# pace), with the phase's watches running. Then deleted, the node and kwok with them.
+kwok_runs() {
+    local pid c0 c1 wt0 wt1 t0 lp
+    [ "$KWOK_N" -gt 0 ] || return 0
+    lc_say "$1: $KWOK_N TaskRuns at once on a kwok node"
+    kwok_start || return 0
+    pid=$(ctl_pid "$1")
+    [ -n "$pid" ] || { lc_say "warning: no $1 controller process for the kwok runs"; return 0; }
+    # the controller's log over the workload, kept for a run that does not finish
+    setsid "$K" -n "$sysns" logs -f --tail=0 "$("$K" -n "$sysns" get pod -l app.kubernetes.io/name=controller \
+        --field-selector status.phase=Running -o name | head -1)" > "$out/$1.kwok-controller.log" 2>&1 &
+    lp=$!
+    c0=$(cpu_ticks "$pid")
+    wt0=$(webhook_ticks "$1")
+    one_step_yaml x "$KWOK_POD_TEMPLATE" | "$K" create --dry-run=client -o json -f - |
+        jq -c 'del(.metadata.name, .metadata.namespace)' |
+        python3 "$here/bench-bulk.py" "$2" kw "$KWOK_N" create 2> "$out/$1.kwok-create.log" ||
+        lc_say "warning: $(tail -1 "$out/$1.kwok-create.log")"
+    wait_progress "$3" "$KWOK_N" kw- 120 || true
+    sleep 2
+    c1=$(cpu_ticks "$pid")
+    wt1=$(webhook_ticks "$1")
+    kill -- "-$lp" 2> /dev/null || true
+    wait "$lp" 2> /dev/null || true
+    kwok_figures "$3" "$4" kw-
+    echo "kwok_cpu_s=$(echo "scale=2; ($c1 - $c0) / $(getconf CLK_TCK)" | bc)"
+    echo "kwok_webhook_cpu_s=$(echo "scale=2; ($wt1 - $wt0) / $(getconf CLK_TCK)" | bc)"
+    # what the controller did with runs whose Pod finished without termination messages
+    "$K" -n "$2" get taskruns -o json |
+        jq -r '[.items[] | select(.metadata.name | startswith("kw-")) | .status.conditions[0] // {} |
+            "\(.status // "none")/\(.reason // "none")"] | group_by(.) | map("\(.[0])=\(length)") | join(",")' |
+        sed 's/^/kwok_outcomes=/'
+    delete_runs "$2"
+    # their Pods go by the garbage collector, then kwok (pod-delete stage); bounded
+    t0=$(date +%s)
+    while [ $(($(date +%s) - t0)) -lt 300 ]; do
+        [ -z "$("$K" get pods -A --field-selector "spec.nodeName=$KWOK_NODE" -o name)" ] && break
+        sleep 2
+    done
+    echo "kwok_cleanup_s=$(($(date +%s) - t0))"
+    kwok_stop
+}
+
 # Tekton's other processes in the request path of every run: its admission webhook (tektite has
 # none). CPU ticks and peak RSS summed; 0 for tektite.
 webhook_ticks() {
@@ -352,6 +573,7 @@ webhook_hwm() {
 # The benchmark's namespace goes while the controller that owns its runs still runs (runs and
 # Pods first, bounded, so no finalizer waits on a controller that is gone).
 bench_ns=
+sys_now=
 cleanup_ns() {
     [ -n "$bench_ns" ] || return 0
     "$K" -n "$bench_ns" delete pipelineruns,taskruns --all --wait=true --timeout=300s > /dev/null 2>&1 || true
@@ -361,6 +583,17 @@ cleanup_ns() {
 
 # the CRDs an install brought (tekton_phase sets it from the release; deploy.sh's are crds/ itself)
 installed_crds=
+
+# webhook_wait: until a dry-run create passes admission (120 s). The webhook's endpoints answer
+# before its certificate is in the webhook configurations; a dry-run create goes through
+# admission and says when it is really serving.
+webhook_wait() {
+    for _ in $(seq 60); do
+        one_step_yaml probe | "$K" -n default create --dry-run=server -f - > /dev/null 2>&1 && return 0
+        sleep 2
+    done
+    lc_say "warning: creates still fail admission after 120 s"
+}
 
 tekton_phase() {
     local rel t0
@@ -376,12 +609,7 @@ tekton_phase() {
         { tail -20 "$out/tekton-apply.log" >&2; lc_die "kubectl apply of Tekton's release failed"; }
     "$K" -n "$sysns" rollout status deploy/tekton-pipelines-controller --timeout=240s >&2
     "$K" -n "$sysns" rollout status deploy/tekton-pipelines-webhook --timeout=240s >&2
-    # the webhook's endpoints answer before its certificate is in the webhook configurations;
-    # a dry-run create goes through admission and says when it is really serving
-    for _ in $(seq 60); do
-        one_step_yaml probe | "$K" -n default create --dry-run=server -f - > /dev/null 2>&1 && break
-        sleep 2
-    done
+    webhook_wait
     lc_say "Tekton up in $(($(date +%s) - t0)) s"
     run_workloads tekton
     lc_say "Tekton phase took $(($(date +%s) - t0)) s"
@@ -391,6 +619,7 @@ tekton_uninstall() {
     local rel=$1
     lc_say "uninstalling Tekton"
     cleanup_ns
+    kwok_stop
     # admission first, so the deletions below meet no webhook of a controller going away
     "$K" delete validatingwebhookconfiguration validation.webhook.pipeline.tekton.dev \
         config.webhook.pipeline.tekton.dev --ignore-not-found > /dev/null || true
@@ -415,6 +644,7 @@ tektite_phase() {
 tektite_undeploy() {
     lc_say "removing tektite's deployment"
     cleanup_ns
+    kwok_stop
     # its cluster-wide RBAC stays, as after any make deploy; the namespace goes back as found
     restore
 }

@@ -2,6 +2,32 @@
 # bench-lib.sh: measurement helpers shared by hack/bench.sh (tektite alone) and
 # hack/bench-compare.sh (tektite and Tekton side by side). Sourced, never run. Figures only.
 
+# The benchmark's TaskRuns, one copy for both scripts. Every step says imagePullPolicy
+# IfNotPresent: the images are in the node's store after the first run, and with the default
+# (Always, for a :latest tag) the kubelet asks the registry for every Pod and its pull limit
+# (5/s, burst 10) failed runs that were created at once (docs/benchmarks.md section 5).
+# one_step_yaml NAME [POD_TEMPLATE]: a one-step `true` TaskRun as a YAML document; POD_TEMPLATE,
+# a flow-style mapping, becomes its spec.podTemplate.
+one_step_yaml() {
+    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: %s}\nspec:\n' "$1"
+    [ -z "${2:-}" ] || printf '  podTemplate: %s\n' "$2"
+    printf '  taskSpec:\n    steps:\n    - {name: s, image: mirror.gcr.io/busybox, imagePullPolicy: IfNotPresent, command: ["true"]}\n'
+}
+# ten_step_yaml NAME: ten script steps, each appending its start (coreutils date %N: the Debian
+# image; busybox's date has no %N) to /workspace/stamps; the last prints them, so the hand-off
+# between steps is the difference of consecutive lines of step-s9's log.
+ten_step_yaml() {
+    local i
+    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: %s}\nspec:\n  taskSpec:\n    steps:\n' "$1"
+    for i in $(seq 0 9); do
+        printf '    - name: s%d\n      image: mirror.gcr.io/ubuntu\n      imagePullPolicy: IfNotPresent\n' "$i"
+        printf "      script: 'date +%%s%%N >> /workspace/stamps; [ %d != 9 ] || cat /workspace/stamps'\n" "$i"
+    done
+}
+# fan_step: the one step of every task of the fan-out PipelineRun, flow style
+# shellcheck disable=SC2034 # used by hack/bench-compare.sh
+FAN_STEP='{name: s, image: mirror.gcr.io/busybox, imagePullPolicy: IfNotPresent, command: ["true"]}'
+
 # /proc readings of one process: resident set now and its high-water mark (KiB), and CPU time
 # (user + system) in clock ticks.
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
@@ -59,6 +85,34 @@ first_done() { awk '($4 == "True" || $4 == "False") && !($3 in s) {s[$3] = $1; p
 durations_ms() {
     join <(first_added "$1" | sort) <(first_done "$1" | sort) |
         awk -v p="$2" 'index($1, p) == 1 {printf "%s %d\n", $1, ($3 - $2) / 1000}'
+}
+
+# pod_latency_ms TASKRUN_WATCH POD_WATCH PREFIX: for each run named PREFIX*, ms from its first
+# ADDED to its Pod's (RUN-pod, the name both controllers give it; the watch line's label field
+# can be empty) first ADDED, one a line.
+pod_latency_ms() {
+    join <(first_added "$1" | sort) <(awk '$2 == "ADDED" && $3 ~ /-pod$/ {r = $3; sub(/-pod$/, "", r); if (!(r in s)) {s[r] = $1; print r, $1}}' "$2" | sort) |
+        awk -v p="$3" 'index($1, p) == 1 {printf "%d\n", ($3 - $2) / 1000}'
+}
+
+# kwok_figures TASKRUN_WATCH POD_WATCH PREFIX: the simulated-node workload's figures as KEY=VALUE
+# lines: runs finished and failed, first create -> last create and -> last finished (s), runs
+# finished per second over that, create -> Pod created p50/p99 (ms).
+kwok_figures() {
+    local p=$3
+    pod_latency_ms "$1" "$2" "$p" > "$1.$p.pod-ms"
+    echo "kwok_pod_p50_ms=$(percentile 50 < "$1.$p.pod-ms")"
+    echo "kwok_pod_p99_ms=$(percentile 99 < "$1.$p.pod-ms")"
+    awk -v p="$p" '
+        FILENAME == ARGV[1] { if (index($1, p) == 1) { if (lo == "" || $2 < lo) lo = $2; if ($2 > hc) hc = $2 } next }
+        index($1, p) == 1 { n++; if ($3 == "False") f++; if ($2 > hi) hi = $2 }
+        END {
+            printf "kwok_done=%d\nkwok_failed=%d\n", n, f
+            if (lo == "") { print "kwok_create_s=n/a"; print "kwok_all_s=n/a"; print "kwok_rps=n/a"; exit }
+            printf "kwok_create_s=%.1f\n", (hc - lo) / 1e6
+            if (n == 0) { print "kwok_all_s=n/a"; print "kwok_rps=n/a"; exit }
+            printf "kwok_all_s=%.1f\nkwok_rps=%.1f\n", (hi - lo) / 1e6, n / ((hi - lo) / 1e6)
+        }' <(first_added "$1") <(first_done "$1")
 }
 
 # api_requests BEFORE AFTER OWN: the requests a controller issues, from two apiserver_request_total

@@ -60,5 +60,24 @@ rt=$(per "$(get "$t" tr_reconciles)" "$(sum "$t" n_one n_ten concurrent fanout)"
 rk=$(per "$(get "$k" tr_reconciles)" "$(sum "$k" n_one n_ten concurrent fanout)")
 row "reconciles per TaskRun (whole phase; $(get "$t" runs_before)/$(get "$k" runs_before) runs already in the cluster)" "$rt" "$rk" "<= 4 (tektite)"
 row "reconciles of the PipelineRun" "$(get "$t" pr_reconciles)" "$(get "$k" pr_reconciles)" "-"
+# workload 5's last part: RSS with COMPLETED finished runs present (the controller restarted)
+c=$(get "$k" completed)
+row "controller RSS with $c completed TaskRuns present (restarted, synced, idle), MiB" \
+    "$(kib_mib "$(get "$t" completed_rss_kb)")" "$(kib_mib "$(get "$k" completed_rss_kb)")" "<= 0.1 and < 20 MiB"
+row "  its peak (VmHWM) until then, MiB" "$(kib_mib "$(get "$t" completed_hwm_kb)")" "$(kib_mib "$(get "$k" completed_hwm_kb)")" "-"
+row "  controller start -> idle with them, s ($(get "$t" completed_present)/$(get "$k" completed_present) present)" \
+    "$(get "$t" completed_idle_s)" "$(get "$k" completed_idle_s)" "-"
+# workload 7: simulated node
+w=$(get "$k" kwok)
+row "$w TaskRuns at once on a kwok node: first create -> all finished, s ($(get "$t" kwok_done)/$(get "$k" kwok_done) finished, $(get "$t" kwok_failed)/$(get "$k" kwok_failed) failed)" \
+    "$(get "$t" kwok_all_s)" "$(get "$k" kwok_all_s)" "-"
+# throughput: the ratio stays tektite/Tekton, so here above 1 is better for tektite
+row "  runs finished per second (higher is better)" "$(get "$t" kwok_rps)" "$(get "$k" kwok_rps)" "-"
+row "  create -> Pod created, p50, ms" "$(get "$t" kwok_pod_p50_ms)" "$(get "$k" kwok_pod_p50_ms)" "-"
+row "  create -> Pod created, p99, ms" "$(get "$t" kwok_pod_p99_ms)" "$(get "$k" kwok_pod_p99_ms)" "-"
+row "  controller CPU, s" "$(get "$t" kwok_cpu_s)" "$(get "$k" kwok_cpu_s)" "-"
+row "  controller CPU per 1,000 TaskRuns, s" "$(per_k "$(get "$t" kwok_cpu_s)" "$(get "$t" kwok_done)")" \
+    "$(per_k "$(get "$k" kwok_cpu_s)" "$(get "$k" kwok_done)")" "<= 0.1"
+row "  admission webhook CPU, s (tektite has none)" "$(get "$t" kwok_webhook_cpu_s)" "-" "-" "-"
 echo
 echo "Load average at the end of each phase: Tekton $(get "$t" load), tektite $(get "$k" load)."

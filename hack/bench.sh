@@ -74,37 +74,14 @@ idle_rss=$(rss_kb "$pid")
 # 1. one-step TaskRun, create -> Succeeded
 for i in $(seq "$N"); do
     t0=$(date +%s%N)
-    "$K" -n "$ns" create -f - >/dev/null <<YAML
-apiVersion: tekton.dev/v1
-kind: TaskRun
-metadata: {name: one-$i}
-spec:
-  taskSpec:
-    steps:
-    - {name: s, image: mirror.gcr.io/busybox, command: ["true"]}
-YAML
+    one_step_yaml "one-$i" | "$K" -n "$ns" create -f - >/dev/null
     wait_succeeded "one-$i" 120 || echo "bench: one-$i did not succeed" >&2
     echo $((($(date +%s%N) - t0) / 1000000))
 done > "$out/one-step.ms"
 one_step=$(median < "$out/one-step.ms")
 
 # 2. ten-step TaskRun: each step stamps its start; hand-off = next start - previous start
-# (the Debian stand-in: its coreutils date has %N, busybox's has not)
-steps=""
-for i in $(seq 0 9); do
-    steps="$steps
-    - name: s$i
-      image: mirror.gcr.io/ubuntu
-      script: 'date +%s%N >> /workspace/stamps; [ $i != 9 ] || cat /workspace/stamps'"
-done
-"$K" -n "$ns" create -f - >/dev/null <<YAML
-apiVersion: tekton.dev/v1
-kind: TaskRun
-metadata: {name: ten}
-spec:
-  taskSpec:
-    steps:$steps
-YAML
+ten_step_yaml ten | "$K" -n "$ns" create -f - >/dev/null
 wait_succeeded ten 120 || echo "bench: ten did not succeed" >&2
 "$K" -n "$ns" logs ten-pod -c step-s9 | awk 'NR > 1 {print int(($1 - prev) / 1000)} {prev = $1}' > "$out/handoff.us"
 handoff=$(median < "$out/handoff.us")
@@ -114,9 +91,7 @@ stop_controller
 start_controller
 pid=$ctl_pid
 cpu0=$(cpu_ticks "$pid")
-for i in $(seq "$CONCURRENT"); do
-    printf -- '---\napiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: many-%d}\nspec:\n  taskSpec:\n    steps:\n    - {name: s, image: mirror.gcr.io/busybox, command: ["true"]}\n' "$i"
-done > "$out/many.yaml"
+for i in $(seq "$CONCURRENT"); do one_step_yaml "many-$i"; done > "$out/many.yaml"
 t0=$(date +%s)
 "$K" -n "$ns" create -f "$out/many.yaml" >/dev/null
 for _ in $(seq 1800); do

@@ -87,6 +87,33 @@ printf '0 ADDED fan  \n3600000 MODIFIED fan False \n' > "$d/fpr-fail"
 fan_figures "$d/ftr-noend" "$d/fpr-fail" > "$d/fan2"
 check fan-missing-level "$(sed -n 's/^fan_\(overhead\|join\|dispatch\)_ms=//p' "$d/fan2" | tr '\n' ' ')" "n/a 30 n/a "
 
+# the simulated-node workload: kw-1 and kw-2 created at 1.0/1.5 s, their Pods at 1.1/1.8 s, done
+# at 2.0 (True) and 3.0 s (False); kw-3 created at 2.0 s, Pod at 2.05 s, never finished; a
+# relisted ADDED and another prefix's run do not count
+cat > "$d/ktr" <<'W'
+1000000 ADDED kw-1  
+1500000 ADDED kw-2  
+2000000 MODIFIED kw-1 True 
+2000000 ADDED kw-3  
+2500000 ADDED kw-1 True 
+3000000 MODIFIED kw-2 False 
+3500000 ADDED other-1  
+9000000 MODIFIED other-1 True 
+W
+cat > "$d/kpod" <<'W'
+1100000 ADDED kw-1-pod  kw-1
+1800000 ADDED kw-2-pod  kw-2
+1900000 MODIFIED kw-1-pod  kw-1
+2050000 ADDED kw-3-pod  kw-3
+W
+check pod-latency "$(pod_latency_ms "$d/ktr" "$d/kpod" kw- | tr '\n' ' ')" "100 300 50 "
+kwok_figures "$d/ktr" "$d/kpod" kw- > "$d/kwok"
+check kwok-figures "$(tr '\n' ' ' < "$d/kwok")" \
+    "kwok_pod_p50_ms=100 kwok_pod_p99_ms=300 kwok_done=2 kwok_failed=1 kwok_create_s=1.0 kwok_all_s=2.0 kwok_rps=1.0 "
+printf '1000000 ADDED kw-1  \n' > "$d/ktr-none"
+kwok_figures "$d/ktr-none" "$d/kpod" kw- > "$d/kwok2"
+check kwok-none-finished "$(grep -E '^kwok_(done|all_s|rps)=' "$d/kwok2" | tr '\n' ' ')" "kwok_done=0 kwok_all_s=n/a kwok_rps=n/a "
+
 # the report: ratio tektite/Tekton from two env files
 printf 'version=v1.15.0\nn_one=3\nconcurrent=10\nfanout=2\none_median_ms=2000\npeak_rss_kb=102400\ncpu_s=10\n' > "$d/t.env"
 printf 'version=v0.1\nn_one=3\nconcurrent=10\nfanout=2\none_median_ms=500\npeak_rss_kb=5120\ncpu_s=1\n' > "$d/k.env"
@@ -95,3 +122,10 @@ check report-one-step "$(grep '^| one-step' "$d/report" | cut -d'|' -f5 | tr -d 
 check report-rss "$(grep '^| controller peak RSS' "$d/report" | cut -d'|' -f3-5 | tr -d ' ')" "100.0|5.0|0.05"
 check report-cpu-per-1000 "$(grep '^| controller CPU per 1,000' "$d/report" | cut -d'|' -f3-4 | tr -d ' ')" "714.29|71.43"
 check report-missing-is-na "$(grep '^| ten-step' "$d/report" | cut -d'|' -f5 | tr -d ' ')" n/a
+# the new rows: RSS with completed runs, and the kwok throughput with its CPU per 1,000 runs
+printf 'completed=300\ncompleted_rss_kb=204800\nkwok=100\nkwok_rps=10.0\nkwok_done=100\nkwok_cpu_s=5\n' >> "$d/t.env"
+printf 'completed=300\ncompleted_rss_kb=10240\nkwok=100\nkwok_rps=25.0\nkwok_done=80\nkwok_cpu_s=.4\n' >> "$d/k.env"
+"$REPO/hack/bench-report.sh" "$d/t.env" "$d/k.env" > "$d/report2"
+check report-completed-rss "$(grep '^| controller RSS with 300 completed' "$d/report2" | cut -d'|' -f3-5 | tr -d ' ')" "200.0|10.0|0.05"
+check report-kwok-rps "$(grep 'runs finished per second' "$d/report2" | cut -d'|' -f3-5 | tr -d ' ')" "10.0|25.0|2.50"
+check report-kwok-cpu-per-1000 "$(grep '^|   controller CPU per 1,000' "$d/report2" | cut -d'|' -f3-5 | tr -d ' ')" "50.00|5.00|0.10"
