@@ -464,10 +464,14 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
             p->c->applying_own_write = false;
         }
         /* the Event follows the state it reports, and is not waited for (events.h) */
-        if (strcmp(p->what, "update status") == 0 &&
-            events_record(p->c->kc, obj, "tekton.dev/v1", "TaskRun", "TaskRun", p->cond_before,
-                          p->cond_after) > 0)
-            p->c->stats.events++;
+        /* the first status may already say Running: Started comes first (events.h) */
+        if (strcmp(p->what, "update status") == 0) {
+            int n = events_record_all(p->c->kc, obj, "tekton.dev/v1", "TaskRun", "TaskRun",
+                                      p->cond_before, p->cond_after);
+
+            if (n > 0)
+                p->c->stats.events += (uint64_t)n;
+        }
         pass_end(p, 0);
         return;
     }
