@@ -122,6 +122,13 @@ const char *taskrun_outcome_name(enum taskrun_outcome outcome)
     return (unsigned)outcome < TASKRUN_OUTCOME_COUNT ? names[outcome] : "unknown";
 }
 
+static void count_outcome(struct taskrun_controller *c, enum taskrun_outcome outcome)
+{
+    c->stats.passes_by_outcome[outcome]++;
+    if (c->metrics)
+        (void)metrics_count_pass(c->metrics, "taskrun", NULL, taskrun_outcome_name(outcome));
+}
+
 /* Remember that 'key' is queued because of 'cause' (counted when its pass runs). */
 static void note_cause(struct taskrun_controller *c, const char *key, enum taskrun_cause cause)
 {
@@ -386,7 +393,7 @@ static void pass_end(struct pass *p, int rc)
                                    : p->wrote ? TASKRUN_OUTCOME_WROTE
                                               : TASKRUN_OUTCOME_NOTHING;
 
-    p->c->stats.passes_by_outcome[outcome]++;
+    count_outcome(p->c, outcome);
     if (rc == 0 && p->again)
         add_key(p->c, p->key, 0, TASKRUN_CAUSE_AGAIN); /* runs again once this pass is done */
     if (rc < 0)
@@ -1116,8 +1123,11 @@ static void count_causes(struct taskrun_controller *c, const char *key)
     if (log_enabled(LOG_DEBUG))
         log_debug("pass", json_pack("{s:s, s:I}", "key", key, "causes", mask));
     for (int i = 0; i < TASKRUN_CAUSE_COUNT; i++) {
-        if (mask & ((json_int_t)1 << i))
+        if (mask & ((json_int_t)1 << i)) {
             c->stats.passes_by_cause[i]++;
+            if (c->metrics)
+                (void)metrics_count_pass(c->metrics, "taskrun", taskrun_cause_name(i), NULL);
+        }
     }
     json_object_del(c->causes, key);
 }
@@ -1139,14 +1149,14 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
      */
     workqueue_cancel_after(q, key);
     if (!caches_synced(c->caches)) {
-        c->stats.passes_by_outcome[TASKRUN_OUTCOME_OTHER]++;
+        count_outcome(c, TASKRUN_OUTCOME_OTHER);
         workqueue_done(q, key, 0);
         add_key(c, key, 200, TASKRUN_CAUSE_DELAYED);
         return;
     }
     cached = informer_get_key(caches_get(c->caches, CACHE_TASKRUNS), key);
     if (!cached) {
-        c->stats.passes_by_outcome[TASKRUN_OUTCOME_OTHER]++;
+        count_outcome(c, TASKRUN_OUTCOME_OTHER);
         workqueue_done(q, key, 0);
         return;
     }
@@ -1155,13 +1165,13 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
         sidecarstop_plan(json_object_get(cached, "status"), recorded_pod(c, cached), c->nop_image,
                          &stop);
         if (!stop.patch && !stop.sidecars) {
-            c->stats.passes_by_outcome[TASKRUN_OUTCOME_DONE]++;
+            count_outcome(c, TASKRUN_OUTCOME_DONE);
             workqueue_done(q, key, 0);
             return;
         }
     }
     if (!workqueue_write_allowed(q, key)) {
-        c->stats.passes_by_outcome[TASKRUN_OUTCOME_BUCKET]++;
+        count_outcome(c, TASKRUN_OUTCOME_BUCKET);
         note_cause(c, key, TASKRUN_CAUSE_BUCKET); /* the queue has re-added it */
         sidecarstop_plan_done(&stop);
         workqueue_done(q, key, 0);
