@@ -58,6 +58,28 @@ bool events_plan(const json_t *before, const json_t *after, struct events_event 
     return true;
 }
 
+int events_plan_all(const json_t *before, const json_t *after, struct events_event ret_events[2])
+{
+    const char *reason = str_at(after, "reason");
+    const char *status = str_at(after, "status");
+    json_t *started;
+    int n = 0;
+
+    if (before || !after || str_is(status, "False") ||
+        (str_is(status, "Unknown") && (str_is(reason, "Started") || str_is(reason, "Pending"))))
+        return events_plan(before, after, &ret_events[0]) ? 1 : 0;
+    if (!events_plan(NULL, after, &ret_events[0]))
+        return 0;
+    n = 1;
+    ret_events[0] = (struct events_event){"Normal", "Started", ""};
+    started =
+        json_pack("{s:s, s:s, s:s}", "type", "Succeeded", "status", "Unknown", "reason", "Started");
+    if (events_plan(started, after, &ret_events[1]))
+        n = 2;
+    json_decref(started);
+    return n;
+}
+
 json_t *events_object(const json_t *involved, const char *api_version, const char *kind,
                       const char *component, const struct events_event *ev, int64_t now_ns)
 {
@@ -98,27 +120,24 @@ static void on_posted(void *ctx, int rc, const json_t *obj, const struct kube_st
     free(post);
 }
 
-int events_record(struct kube_client *kc, const json_t *involved, const char *api_version,
-                  const char *kind, const char *component, const json_t *before,
-                  const json_t *after)
+/* Post 'ev' about 'involved'. Returns 1 with the request started, or < 0 (logged). */
+static int post_event(struct kube_client *kc, const json_t *involved, const char *api_version,
+                      const char *kind, const char *component, const struct events_event *ev)
 {
     const json_t *meta = json_object_get(involved, "metadata");
-    struct events_event ev;
     struct timespec now;
     struct post *post;
     json_t *obj;
     char *path;
     int r;
 
-    if (!events_plan(before, after, &ev))
-        return 0;
     clock_gettime(CLOCK_REALTIME, &now);
-    obj = events_object(involved, api_version, kind, component, &ev,
+    obj = events_object(involved, api_version, kind, component, ev,
                         (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
     path = kube_path("/api/v1", str_at(meta, "namespace"), "events", NULL, NULL);
     post = xcalloc(1, sizeof(*post));
     post->what = xasprintf("%s/%s %s", str_at(meta, "namespace") ? str_at(meta, "namespace") : "",
-                           str_at(meta, "name") ? str_at(meta, "name") : "", ev.reason);
+                           str_at(meta, "name") ? str_at(meta, "name") : "", ev->reason);
     r = kube_create(kc, path, obj, on_posted, post);
     if (r < 0) {
         log_warn("cannot record event, ignoring",
@@ -129,4 +148,33 @@ int events_record(struct kube_client *kc, const json_t *involved, const char *ap
     json_decref(obj);
     free(path);
     return r < 0 ? r : 1;
+}
+
+int events_record(struct kube_client *kc, const json_t *involved, const char *api_version,
+                  const char *kind, const char *component, const json_t *before,
+                  const json_t *after)
+{
+    struct events_event ev;
+
+    if (!events_plan(before, after, &ev))
+        return 0;
+    return post_event(kc, involved, api_version, kind, component, &ev);
+}
+
+int events_record_all(struct kube_client *kc, const json_t *involved, const char *api_version,
+                      const char *kind, const char *component, const json_t *before,
+                      const json_t *after)
+{
+    struct events_event evs[2];
+    int n = events_plan_all(before, after, evs);
+    int posted = 0;
+
+    for (int i = 0; i < n; i++) {
+        int r = post_event(kc, involved, api_version, kind, component, &evs[i]);
+
+        if (r < 0)
+            return posted > 0 ? posted : r;
+        posted += r;
+    }
+    return posted;
 }

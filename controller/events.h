@@ -34,6 +34,15 @@ struct events_event {
 bool events_plan(const json_t *before, const json_t *after, struct events_event *ret_event);
 
 /*
+ * The Events due, in order, into ret_events[0..1]; returns how many (0-2). As events_plan,
+ * but a first condition that is already past the start (the first status write waited for
+ * the Pod, taskrun.c: Running or Succeeded straight away) gets the Started Event before its
+ * own, as a run whose status went through Pending would have had. A first condition that is
+ * Pending, Started or a failure gets one Event, as before.
+ */
+int events_plan_all(const json_t *before, const json_t *after, struct events_event ret_events[2]);
+
+/*
  * The core v1 Event object for 'ev' about 'involved' (a run object, borrowed; its metadata
  * gives name, namespace, uid and resourceVersion), of 'kind' in 'api_version', from
  * 'component', at 'now_ns' nanoseconds since the epoch (the name's suffix, as client-go makes
@@ -50,5 +59,13 @@ json_t *events_object(const json_t *involved, const char *api_version, const cha
 int events_record(struct kube_client *kc, const json_t *involved, const char *api_version,
                   const char *kind, const char *component, const json_t *before,
                   const json_t *after);
+
+/*
+ * As events_record, for the Events of events_plan_all: returns the number of requests
+ * started (0-2), or < 0 when the first could not start.
+ */
+int events_record_all(struct kube_client *kc, const json_t *involved, const char *api_version,
+                      const char *kind, const char *component, const json_t *before,
+                      const json_t *after);
 
 #endif

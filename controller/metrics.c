@@ -28,6 +28,8 @@ enum family_id {
     F_POD_LATENCY,
     F_WORKQUEUE_DEPTH,
     F_RECONCILE_COUNT,
+    F_PASS_CAUSES,
+    F_PASS_OUTCOMES,
     F_DROPPED,
     NFAMILIES
 };
@@ -72,6 +74,11 @@ static const struct {
                            NULL, 0},
     [F_RECONCILE_COUNT] = {"tekton_pipelines_controller_reconcile_count",
                            "Number of reconcile passes", KIND_COUNTER, NULL, 0},
+    [F_PASS_CAUSES] = {"tektite_reconcile_pass_causes_total",
+                       "Reconcile passes by why their key was queued (a pass may have several)",
+                       KIND_COUNTER, NULL, 0},
+    [F_PASS_OUTCOMES] = {"tektite_reconcile_pass_outcomes_total",
+                         "Reconcile passes by what they did", KIND_COUNTER, NULL, 0},
     [F_DROPPED] = {"tektite_metrics_series_dropped_total",
                    "Label sets not recorded because a metric reached its series bound",
                    KIND_COUNTER, NULL, 0},
@@ -307,6 +314,23 @@ int metrics_count_reconcile(struct metrics *m, const char *reconciler, bool succ
     if (!is_set(reconciler))
         return -EINVAL;
     s = series_get(m, F_RECONCILE_COUNT, kv, 2);
+    if (!s)
+        return -ENOSPC;
+    s->value++;
+    return 0;
+}
+
+int metrics_count_pass(struct metrics *m, const char *reconciler, const char *cause,
+                       const char *outcome)
+{
+    const char *kv_cause[] = {"cause", cause, "reconciler", reconciler};
+    const char *kv_outcome[] = {"outcome", outcome, "reconciler", reconciler};
+    struct series *s;
+
+    if (!is_set(reconciler) || (!is_set(cause) && !is_set(outcome)))
+        return -EINVAL;
+    s = series_get(m, is_set(cause) ? F_PASS_CAUSES : F_PASS_OUTCOMES,
+                   is_set(cause) ? kv_cause : kv_outcome, 2);
     if (!s)
         return -ENOSPC;
     s->value++;

@@ -76,6 +76,13 @@ int metrics_set_workqueue_depth(struct metrics *m, const char *name, unsigned lo
 int metrics_count_reconcile(struct metrics *m, const char *reconciler, bool success);
 
 /*
+ * Count one reconcile pass of 'reconciler' under 'cause' (why its key was queued) when
+ * 'cause' is set, else under 'outcome' (what it did). Returns as above.
+ */
+int metrics_count_pass(struct metrics *m, const char *reconciler, const char *cause,
+                       const char *outcome);
+
+/*
  * Render every metric in the Prometheus text format: "# HELP" and "# TYPE" lines, then the
  * samples, metrics in a fixed order and series in first-seen order. Returns a new string the
  * caller frees; never NULL.

@@ -45,6 +45,11 @@ struct taskrun_controller {
     struct metrics *metrics; /* borrowed; may be NULL */
     struct workqueue *queue;
     struct taskrun_controller_stats stats;
+    /* key -> bit mask of enum taskrun_cause, for the keys queued since their last pass */
+    json_t *causes;
+    /* our own write's answer is being applied to a cache: its events queue nothing (the pass
+     * that wrote decides whether another one follows: struct pass's 'again') */
+    bool applying_own_write;
     taskrun_controller_closed_cb *closed_cb;
     void *closed_ctx;
 };
@@ -77,6 +82,7 @@ struct pass {
     json_t *cond_before;
     json_t *cond_after;
     bool again; /* the plan had more to write: run another pass after this one */
+    bool wrote; /* a write (or a Pod create's reads) was started: the outcome for the stats */
 };
 
 static const char *str_at(const json_t *obj, const char *key)
@@ -94,15 +100,65 @@ static char *object_path(const char *prefix, const char *resource, const json_t 
     return kube_path(prefix, meta_str(obj, "namespace"), resource, meta_str(obj, "name"), NULL);
 }
 
+const char *taskrun_cause_name(enum taskrun_cause cause)
+{
+    static const char *const names[TASKRUN_CAUSE_COUNT] = {
+        [TASKRUN_CAUSE_TASKRUN] = "taskrun", [TASKRUN_CAUSE_POD] = "pod",
+        [TASKRUN_CAUSE_CHILD] = "pvc",       [TASKRUN_CAUSE_AGAIN] = "again",
+        [TASKRUN_CAUSE_DELAYED] = "delayed", [TASKRUN_CAUSE_BUCKET] = "bucket",
+        [TASKRUN_CAUSE_RETRY] = "retry",     [TASKRUN_CAUSE_RESYNC] = "resync",
+    };
+
+    return (unsigned)cause < TASKRUN_CAUSE_COUNT ? names[cause] : "unknown";
+}
+
+const char *taskrun_outcome_name(enum taskrun_outcome outcome)
+{
+    static const char *const names[TASKRUN_OUTCOME_COUNT] = {
+        [TASKRUN_OUTCOME_WROTE] = "wrote",   [TASKRUN_OUTCOME_NOTHING] = "nothing",
+        [TASKRUN_OUTCOME_DONE] = "done",     [TASKRUN_OUTCOME_BUCKET] = "bucket",
+        [TASKRUN_OUTCOME_FAILED] = "failed", [TASKRUN_OUTCOME_OTHER] = "other",
+    };
+
+    return (unsigned)outcome < TASKRUN_OUTCOME_COUNT ? names[outcome] : "unknown";
+}
+
+static void count_outcome(struct taskrun_controller *c, enum taskrun_outcome outcome)
+{
+    c->stats.passes_by_outcome[outcome]++;
+    if (c->metrics)
+        (void)metrics_count_pass(c->metrics, "taskrun", NULL, taskrun_outcome_name(outcome));
+}
+
+/* Remember that 'key' is queued because of 'cause' (counted when its pass runs). */
+static void note_cause(struct taskrun_controller *c, const char *key, enum taskrun_cause cause)
+{
+    json_int_t mask = json_integer_value(json_object_get(c->causes, key));
+
+    json_object_set_new(c->causes, key, json_integer(mask | ((json_int_t)1 << cause)));
+}
+
+/* Queue 'key' after 'delay_ms' for 'cause'. */
+static void add_key(struct taskrun_controller *c, const char *key, uint64_t delay_ms,
+                    enum taskrun_cause cause)
+{
+    note_cause(c, key, cause);
+    workqueue_add_after(c->queue, key, delay_ms);
+}
+
 static void enqueue_key(struct taskrun_controller *c, const char *ns, const char *name,
-                        uint64_t delay_ms)
+                        uint64_t delay_ms, enum taskrun_cause cause)
 {
     char *key;
 
     if (!name || !c->queue)
         return;
+    if (c->applying_own_write) {
+        c->stats.own_write_events++;
+        return;
+    }
     key = xasprintf("%s/%s", ns ? ns : "", name);
-    workqueue_add_after(c->queue, key, delay_ms);
+    add_key(c, key, delay_ms, cause);
     free(key);
 }
 
@@ -110,7 +166,7 @@ static void enqueue_key(struct taskrun_controller *c, const char *ns, const char
 
 static void on_taskrun_add(void *ctx, const json_t *obj)
 {
-    enqueue_key(ctx, meta_str(obj, "namespace"), meta_str(obj, "name"), 0);
+    enqueue_key(ctx, meta_str(obj, "namespace"), meta_str(obj, "name"), 0, TASKRUN_CAUSE_TASKRUN);
 }
 
 static bool same_member(const json_t *a, const json_t *b, const char *key)
@@ -135,7 +191,8 @@ static void on_taskrun_update(void *ctx, const json_t *old_obj, const json_t *ne
         same_member(old_meta, new_meta, "annotations") &&
         same_member(old_meta, new_meta, "deletionTimestamp"))
         return;
-    on_taskrun_add(ctx, new_obj);
+    enqueue_key(ctx, meta_str(new_obj, "namespace"), meta_str(new_obj, "name"), 0,
+                old_obj == new_obj ? TASKRUN_CAUSE_RESYNC : TASKRUN_CAUSE_TASKRUN);
 }
 
 /* Pods and PVCs enqueue the TaskRun that controls them, after 'delay_ms'. */
@@ -148,7 +205,8 @@ static void enqueue_owner(struct taskrun_controller *c, const json_t *obj, uint6
     json_array_foreach(refs, i, ref) {
         if (json_is_true(json_object_get(ref, "controller")) &&
             strcmp(str_at(ref, "kind") ? str_at(ref, "kind") : "", "TaskRun") == 0)
-            enqueue_key(c, meta_str(obj, "namespace"), str_at(ref, "name"), delay_ms);
+            enqueue_key(c, meta_str(obj, "namespace"), str_at(ref, "name"), delay_ms,
+                        TASKRUN_CAUSE_CHILD);
     }
 }
 
@@ -174,6 +232,18 @@ static void on_child_update(void *ctx, const json_t *old_obj, const json_t *new_
  */
 #define POD_PROGRESS_DELAY_MS 500
 #define POD_PENDING_DELAY_MS  3000
+/*
+ * A Pending Pod on its ordinary way (scheduling, creating containers, init containers)
+ * changes only the Pending message; those changes are gathered for longer still, and the
+ * Pod's start (delay 0) usually comes first and takes them along.
+ */
+#define POD_ROUTINE_PENDING_DELAY_MS 10000
+/*
+ * How long the first status write (podName, startTime, Pending) waits after the Pod's
+ * create for the Pod to start: a Pod that starts by then makes that write say Running. Pods
+ * start in 2-4 s on an idle node.
+ */
+#define POD_START_GRACE_MS 5000
 
 static uint64_t pod_event_delay_ms(const json_t *pod)
 {
@@ -186,6 +256,8 @@ static uint64_t pod_event_delay_ms(const json_t *pod)
         return 0;
     if (strcmp(phase, "Running") == 0 && !json_object_get(annotations, "tekton.dev/ready"))
         return 0;
+    if (taskrun_status_pod_pending_routine(pod))
+        return POD_ROUTINE_PENDING_DELAY_MS;
     if (strcmp(phase, "Running") != 0)
         return POD_PENDING_DELAY_MS;
     return POD_PROGRESS_DELAY_MS;
@@ -213,7 +285,7 @@ static bool pod_event_matters(const struct taskrun_controller *c, const char *ns
 }
 
 static void enqueue_pod_owner(struct taskrun_controller *c, const json_t *pod, bool deleted,
-                              uint64_t delay_ms)
+                              uint64_t delay_ms, enum taskrun_cause cause)
 {
     const json_t *refs = json_object_get(json_object_get(pod, "metadata"), "ownerReferences");
     const json_t *ref;
@@ -225,56 +297,37 @@ static void enqueue_pod_owner(struct taskrun_controller *c, const json_t *pod, b
             str_at(ref, "name") &&
             pod_event_matters(c, meta_str(pod, "namespace"), str_at(ref, "name"),
                               deleted ? NULL : pod))
-            enqueue_key(c, meta_str(pod, "namespace"), str_at(ref, "name"), delay_ms);
+            enqueue_key(c, meta_str(pod, "namespace"), str_at(ref, "name"), delay_ms, cause);
     }
 }
 
+/*
+ * A Pod added is, as a rule, the watch's echo of our own create arriving before the create's
+ * answer (which then queues nothing): it waits like any change of its state would, so the
+ * create's pass is not followed at once by one that writes a Pending status. After a restart
+ * the TaskRun's own add queues its pass at once.
+ */
 static void on_pod_add(void *ctx, const json_t *obj)
 {
-    enqueue_pod_owner(ctx, obj, false, 0);
+    enqueue_pod_owner(ctx, obj, false, pod_event_delay_ms(obj), TASKRUN_CAUSE_POD);
 }
 
 static void on_pod_delete(void *ctx, const json_t *obj)
 {
-    enqueue_pod_owner(ctx, obj, true, 0);
-}
-
-/*
- * What the status planner and the pass read from a Pod: its status, its annotations (cancel)
- * and whether it is being deleted. An update that changes none of them (the kubelet
- * refreshing a probe time, managedFields) cannot change the plan, so it costs no pass.
- */
-static bool pod_inputs_equal(const json_t *a, const json_t *b)
-{
-    const json_t *ma = json_object_get(a, "metadata");
-    const json_t *mb = json_object_get(b, "metadata");
-    json_t *aa;
-    json_t *ab;
-    bool equal;
-
-    if (!same_member(a, b, "status") || !same_member(ma, mb, "deletionTimestamp"))
-        return false;
-    /*
-     * The ready annotation only tells the pass not to patch it again; its arrival (our own
-     * patch's answer, as a rule) changes no status, so it alone costs no pass.
-     */
-    aa = json_deep_copy(json_object_get(ma, "annotations"));
-    ab = json_deep_copy(json_object_get(mb, "annotations"));
-    json_object_del(aa, "tekton.dev/ready");
-    json_object_del(ab, "tekton.dev/ready");
-    equal = (json_object_size(aa) == 0 && json_object_size(ab) == 0) ||
-            (aa && ab && json_equal(aa, ab));
-    json_decref(aa);
-    json_decref(ab);
-    return equal;
+    enqueue_pod_owner(ctx, obj, true, 0, TASKRUN_CAUSE_POD);
 }
 
 static void on_pod_update(void *ctx, const json_t *old_obj, const json_t *new_obj)
 {
+    struct taskrun_controller *c = ctx;
+
     /* a resync delivers old == new and always looks */
-    if (old_obj != new_obj && pod_inputs_equal(old_obj, new_obj))
+    if (old_obj != new_obj && taskrun_status_pod_inputs_equal(old_obj, new_obj)) {
+        c->stats.pod_updates_ignored++;
         return;
-    enqueue_pod_owner(ctx, new_obj, false, pod_event_delay_ms(new_obj));
+    }
+    enqueue_pod_owner(c, new_obj, false, pod_event_delay_ms(new_obj),
+                      old_obj == new_obj ? TASKRUN_CAUSE_RESYNC : TASKRUN_CAUSE_POD);
 }
 
 /* ---- the pass ---- */
@@ -337,8 +390,15 @@ static void pass_free(struct pass *p)
 
 static void pass_end(struct pass *p, int rc)
 {
+    enum taskrun_outcome outcome = rc < 0     ? TASKRUN_OUTCOME_FAILED
+                                   : p->wrote ? TASKRUN_OUTCOME_WROTE
+                                              : TASKRUN_OUTCOME_NOTHING;
+
+    count_outcome(p->c, outcome);
     if (rc == 0 && p->again)
-        workqueue_add(p->c->queue, p->key); /* runs again once this pass is done */
+        add_key(p->c, p->key, 0, TASKRUN_CAUSE_AGAIN); /* runs again once this pass is done */
+    if (rc < 0)
+        note_cause(p->c, p->key, TASKRUN_CAUSE_RETRY); /* workqueue_done re-queues it */
     workqueue_done(p->c->queue, p->key, rc);
     if (p->c->metrics) {
         (void)metrics_count_reconcile(p->c->metrics, "taskrun", rc == 0);
@@ -406,13 +466,20 @@ static void on_write_done(void *ctx, int rc, const json_t *obj, const struct kub
     struct pass *p = ctx;
 
     if (rc == 0 && obj) {
-        if (p->written != CACHE_COUNT)
+        if (p->written != CACHE_COUNT) {
+            p->c->applying_own_write = true;
             informer_apply_event(caches_get(p->c->caches, p->written), "MODIFIED", obj);
+            p->c->applying_own_write = false;
+        }
         /* the Event follows the state it reports, and is not waited for (events.h) */
-        if (strcmp(p->what, "update status") == 0 &&
-            events_record(p->c->kc, obj, "tekton.dev/v1", "TaskRun", "TaskRun", p->cond_before,
-                          p->cond_after) > 0)
-            p->c->stats.events++;
+        /* the first status may already say Running: Started comes first (events.h) */
+        if (strcmp(p->what, "update status") == 0) {
+            int n = events_record_all(p->c->kc, obj, "tekton.dev/v1", "TaskRun", "TaskRun",
+                                      p->cond_before, p->cond_after);
+
+            if (n > 0)
+                p->c->stats.events += (uint64_t)n;
+        }
         pass_end(p, 0);
         return;
     }
@@ -450,6 +517,7 @@ static int start_write(struct pass *p, int r)
     if (r < 0)
         return r;
     p->c->stats.writes++;
+    p->wrote = true;
     if (log_enabled(LOG_DEBUG))
         log_debug("api write", json_pack("{s:s, s:s}", "key", p->key, "op", p->what));
     return 0;
@@ -468,6 +536,10 @@ static int write_status(struct pass *p, const json_t *taskrun, const json_t *sta
     json_decref(p->cond_after);
     p->cond_before = json_deep_copy(taskrun_status_condition(json_object_get(taskrun, "status")));
     p->cond_after = json_deep_copy(taskrun_status_condition(status));
+    if (log_enabled(LOG_DEBUG))
+        log_debug("status to write",
+                  json_pack("{s:s, s:O*, s:O*}", "key", p->key, "condition", p->cond_after, "steps",
+                            json_object_get(status, "steps")));
     r = start_write(p, kube_update_status(p->c->kc, path, body, on_write_done, p));
     json_decref(body);
     free(path);
@@ -740,8 +812,10 @@ static int create_pod(struct pass *p, json_t *tr_for_pod, const json_t *cached,
     int r;
 
     r = create_missing_pvc(p, tr_for_pod, &pvc_created);
-    if (r < 0 || pvc_created)
+    if (r < 0 || pvc_created) {
+        p->again = pvc_created; /* the next PVC or the Pod; our own write queues nothing */
         return r;
+    }
     p->taskrun = json_deep_copy(cached);
     p->pod_taskrun = json_incref(tr_for_pod);
     p->pod_taskspec = json_incref(res->spec);
@@ -754,6 +828,7 @@ static int create_pod(struct pass *p, json_t *tr_for_pod, const json_t *cached,
                      sa && *sa ? sa : "default", NULL);
     r = kube_get(p->c->kc, path, on_service_account, p);
     free(path);
+    p->wrote = r == 0; /* the create follows the reads */
     return r;
 }
 
@@ -942,10 +1017,23 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
     r = taskrun_status_plan(&in, &so, &plan);
     if (r < 0)
         goto out;
-    if (!in.pod && plan.create_pod)
+    if (!in.pod && plan.create_pod) {
+        /*
+         * The Pod exists under its deterministic name but the status does not record it yet
+         * (the status write after the create waits for the Pod's start, below): plan from it.
+         */
         in.pod = informer_get(caches_get(c->caches, CACHE_PODS), meta_str(cached, "namespace"),
                               str_at(plan.status, "podName"));
+        if (in.pod) {
+            taskrun_status_plan_done(&plan);
+            memset(&plan, 0, sizeof(plan));
+            r = taskrun_status_plan(&in, &so, &plan);
+            if (r < 0)
+                goto out;
+        }
+    }
 
+    /* the timeout's deadline, not counted as a cause: it rarely fires before a later pass */
     if (plan.requeue_after_ns > 0)
         workqueue_add_after(c->queue, p->key, (uint64_t)(plan.requeue_after_ns / 1000000) + 1);
 
@@ -961,10 +1049,15 @@ static int reconcile_taskrun(struct pass *p, const json_t *cached)
         r = delete_pod(p, in.pod);
     } else if (plan.create_pod && !in.pod && pi.resolved) {
         /*
-         * The status (startTime, podName, Pending) follows at once rather than with the Pod's
-         * first progress event, which is gathered for a while (POD_PENDING_DELAY_MS).
+         * The status (startTime, podName, Pending) waits for the Pod's start for a while
+         * (POD_START_GRACE_MS): a Pod that gets going by then makes the first status write
+         * say Running (after the ready annotation), which saves the Pending write and its
+         * pass; startTime is still this pass's time (the Pod's creationTimestamp). One that
+         * does not gets its Pending status then, and a Pod in trouble (image pull,
+         * unschedulable) after POD_PENDING_DELAY_MS.
          */
-        p->again = status_changed;
+        if (status_changed)
+            add_key(c, p->key, POD_START_GRACE_MS, TASKRUN_CAUSE_DELAYED);
         tr_for_pod = taskrun_for_pod(pi.taskrun, pi.resolved);
         r = create_pod(p, tr_for_pod, cached, pi.resolved);
     } else if (plan.mark_ready && in.pod) {
@@ -998,6 +1091,28 @@ out:
     return r;
 }
 
+/*
+ * Count this pass under each cause its key was queued for since its last pass. A key with
+ * none recorded was queued by its timeout deadline (not recorded: it is set on every pass).
+ */
+static void count_causes(struct taskrun_controller *c, const char *key)
+{
+    json_int_t mask = json_integer_value(json_object_get(c->causes, key));
+
+    if (mask == 0)
+        mask = (json_int_t)1 << TASKRUN_CAUSE_DELAYED;
+    if (log_enabled(LOG_DEBUG))
+        log_debug("pass", json_pack("{s:s, s:I}", "key", key, "causes", mask));
+    for (int i = 0; i < TASKRUN_CAUSE_COUNT; i++) {
+        if (mask & ((json_int_t)1 << i)) {
+            c->stats.passes_by_cause[i]++;
+            if (c->metrics)
+                (void)metrics_count_pass(c->metrics, "taskrun", taskrun_cause_name(i), NULL);
+        }
+    }
+    json_object_del(c->causes, key);
+}
+
 static void process_key(void *ctx, struct workqueue *q, const char *key)
 {
     struct taskrun_controller *c = ctx;
@@ -1007,13 +1122,22 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
     int r;
 
     c->stats.reconciles++;
+    count_causes(c, key);
+    /*
+     * This pass plans from the caches as they are now, which hold every event a delayed add
+     * was gathering, and sets the run's timeout deadline again: a deadline left would only
+     * cost a pass with nothing new to see.
+     */
+    workqueue_cancel_after(q, key);
     if (!caches_synced(c->caches)) {
+        count_outcome(c, TASKRUN_OUTCOME_OTHER);
         workqueue_done(q, key, 0);
-        workqueue_add_after(q, key, 200);
+        add_key(c, key, 200, TASKRUN_CAUSE_DELAYED);
         return;
     }
     cached = informer_get_key(caches_get(c->caches, CACHE_TASKRUNS), key);
     if (!cached) {
+        count_outcome(c, TASKRUN_OUTCOME_OTHER);
         workqueue_done(q, key, 0);
         return;
     }
@@ -1022,11 +1146,14 @@ static void process_key(void *ctx, struct workqueue *q, const char *key)
         sidecarstop_plan(json_object_get(cached, "status"), recorded_pod(c, cached), c->nop_image,
                          &stop);
         if (!stop.patch && !stop.sidecars) {
+            count_outcome(c, TASKRUN_OUTCOME_DONE);
             workqueue_done(q, key, 0);
             return;
         }
     }
     if (!workqueue_write_allowed(q, key)) {
+        count_outcome(c, TASKRUN_OUTCOME_BUCKET);
+        note_cause(c, key, TASKRUN_CAUSE_BUCKET); /* the queue has re-added it */
         sidecarstop_plan_done(&stop);
         workqueue_done(q, key, 0);
         return;
@@ -1068,6 +1195,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
     c->loop = loop;
     c->kc = kc;
     c->caches = caches;
+    c->causes = json_object();
     c->entrypoint_image = xstrdup(opts->entrypoint_image);
     /* our entrypoint image doubles as Tekton's nop image: its default command exits 0 */
     c->nop_image = xstrdup(opts->nop_image ? opts->nop_image : opts->entrypoint_image);
@@ -1081,6 +1209,7 @@ int taskrun_controller_new(uv_loop_t *loop, struct kube_client *kc, struct cache
         free(c->nop_image);
         free(c->release);
         free(c->platform);
+        json_decref(c->causes);
         free(c);
         return r;
     }
@@ -1105,6 +1234,7 @@ static void on_queue_closed(void *ctx)
     free(c->nop_image);
     free(c->release);
     free(c->platform);
+    json_decref(c->causes);
     if (c->closed_cb)
         c->closed_cb(c->closed_ctx);
     free(c);
@@ -1113,9 +1243,21 @@ static void on_queue_closed(void *ctx)
 void taskrun_controller_close(struct taskrun_controller *c, taskrun_controller_closed_cb *done,
                               void *ctx)
 {
+    json_t *by_cause = json_object();
+    json_t *by_outcome = json_object();
+
+    for (int i = 0; i < TASKRUN_CAUSE_COUNT; i++)
+        json_object_set_new(by_cause, taskrun_cause_name(i),
+                            json_integer((json_int_t)c->stats.passes_by_cause[i]));
+    for (int i = 0; i < TASKRUN_OUTCOME_COUNT; i++)
+        json_object_set_new(by_outcome, taskrun_outcome_name(i),
+                            json_integer((json_int_t)c->stats.passes_by_outcome[i]));
     log_info("taskrun controller stopping",
-             json_pack("{s:I, s:I}", "reconciles", (json_int_t)c->stats.reconciles, "writes",
-                       (json_int_t)c->stats.writes));
+             json_pack("{s:I, s:I, s:o, s:o, s:I, s:I}", "reconciles",
+                       (json_int_t)c->stats.reconciles, "writes", (json_int_t)c->stats.writes,
+                       "passes_by_cause", by_cause, "passes_by_outcome", by_outcome,
+                       "own_write_events", (json_int_t)c->stats.own_write_events,
+                       "pod_updates_ignored", (json_int_t)c->stats.pod_updates_ignored));
     c->closed_cb = done;
     c->closed_ctx = ctx;
     workqueue_close(c->queue, on_queue_closed, c);

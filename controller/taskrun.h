@@ -31,11 +31,48 @@ struct taskrun_controller_options {
     struct metrics *metrics;
 };
 
+/*
+ * Why a key was queued. A pass may have several causes (the queue merges adds of one key):
+ * it is counted once under each.
+ */
+enum taskrun_cause {
+    TASKRUN_CAUSE_TASKRUN, /* a TaskRun event (spec, labels, annotations, deletion) */
+    TASKRUN_CAUSE_POD,     /* a Pod event that changed what the planners read */
+    TASKRUN_CAUSE_CHILD,   /* a PVC event */
+    TASKRUN_CAUSE_AGAIN,   /* the previous pass had more to write */
+    TASKRUN_CAUSE_DELAYED, /* a deadline the controller set (Pod start grace, sync wait) */
+    TASKRUN_CAUSE_BUCKET,  /* the write token bucket was empty */
+    TASKRUN_CAUSE_RETRY,   /* a failed pass, after its backoff */
+    TASKRUN_CAUSE_RESYNC,  /* a resync or relist (old == new) */
+    TASKRUN_CAUSE_COUNT
+};
+
+/* What a pass did. */
+enum taskrun_outcome {
+    TASKRUN_OUTCOME_WROTE,   /* issued its one write (or a Pod create's reads and create) */
+    TASKRUN_OUTCOME_NOTHING, /* planned, nothing differed */
+    TASKRUN_OUTCOME_DONE,    /* the run was done: skipped without planning */
+    TASKRUN_OUTCOME_BUCKET,  /* the token bucket was empty: re-queued */
+    TASKRUN_OUTCOME_FAILED,  /* planning or the write failed: retried after a backoff */
+    TASKRUN_OUTCOME_OTHER,   /* caches not synced, run gone */
+    TASKRUN_OUTCOME_COUNT
+};
+
+/* "taskrun", "pod", ...: the names the exit log uses. */
+const char *taskrun_cause_name(enum taskrun_cause cause);
+const char *taskrun_outcome_name(enum taskrun_outcome outcome);
+
 /* Counters a benchmark or a test may read. */
 struct taskrun_controller_stats {
     uint64_t reconciles; /* passes run */
     uint64_t writes;     /* API writes issued */
     uint64_t events;     /* Kubernetes Events posted (side effects, not counted as writes) */
+    uint64_t passes_by_cause[TASKRUN_CAUSE_COUNT];
+    uint64_t passes_by_outcome[TASKRUN_OUTCOME_COUNT];
+    /* events that would have queued a pass but were dropped: our own write's answer applied
+     * to the cache, or a Pod update that changed nothing the planners read */
+    uint64_t own_write_events;
+    uint64_t pod_updates_ignored;
 };
 
 /*

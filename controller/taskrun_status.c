@@ -729,6 +729,97 @@ bool taskrun_status_pod_complete(const json_t *pod)
            json_array_size(statuses) > 0 && all_terminated;
 }
 
+static bool member_equal(const json_t *a, const json_t *b, const char *key)
+{
+    const json_t *x = json_object_get(a, key);
+    const json_t *y = json_object_get(b, key);
+
+    return (!x && !y) || (x && y && json_equal(x, y));
+}
+
+/* 'annotations' of two Pods equal but for tekton.dev/ready */
+static bool annotations_equal_but_ready(const json_t *a, const json_t *b)
+{
+    const char *key;
+    const json_t *v;
+
+    json_object_foreach(unconst(a), key, v) {
+        if (strcmp(key, "tekton.dev/ready") != 0 && !member_equal(a, b, key))
+            return false;
+    }
+    json_object_foreach(unconst(b), key, v) {
+        if (strcmp(key, "tekton.dev/ready") != 0 && !json_object_get(a, key))
+            return false;
+    }
+    return true;
+}
+
+/* the containers' names and images in order (a sidecar stop patches the image) */
+static bool images_equal(const json_t *a, const json_t *b)
+{
+    const json_t *ca = json_object_get(json_object_get(a, "spec"), "containers");
+    const json_t *cb = json_object_get(json_object_get(b, "spec"), "containers");
+    size_t i;
+
+    if (json_array_size(ca) != json_array_size(cb))
+        return false;
+    for (i = 0; i < json_array_size(ca); i++) {
+        if (!member_equal(json_array_get(ca, i), json_array_get(cb, i), "image"))
+            return false;
+    }
+    return true;
+}
+
+bool taskrun_status_pod_inputs_equal(const json_t *a, const json_t *b)
+{
+    static const char *const status_keys[] = {"phase", "reason", "message", "containerStatuses",
+                                              "initContainerStatuses"};
+    const json_t *ma = json_object_get(a, "metadata");
+    const json_t *mb = json_object_get(b, "metadata");
+    const json_t *sa = json_object_get(a, "status");
+    const json_t *sb = json_object_get(b, "status");
+
+    for (size_t i = 0; i < sizeof(status_keys) / sizeof(status_keys[0]); i++) {
+        if (!member_equal(sa, sb, status_keys[i]))
+            return false;
+    }
+    if (str_is(str_at(sb, "phase"), "Pending") && !member_equal(sa, sb, "conditions"))
+        return false;
+    return member_equal(ma, mb, "deletionTimestamp") && member_equal(ma, mb, "name") &&
+           annotations_equal_but_ready(json_object_get(ma, "annotations"),
+                                       json_object_get(mb, "annotations")) &&
+           images_equal(a, b);
+}
+
+bool taskrun_status_pod_pending_routine(const json_t *pod)
+{
+    static const char *const keys[] = {"initContainerStatuses", "containerStatuses"};
+    const json_t *status = json_object_get(pod, "status");
+    size_t i;
+    const json_t *v;
+
+    if (!str_is(str_at(status, "phase"), "Pending"))
+        return false;
+    json_array_foreach(json_object_get(status, "conditions"), i, v) {
+        if (str_is(str_at(v, "reason"), "Unschedulable"))
+            return false;
+    }
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        json_array_foreach(json_object_get(status, keys[k]), i, v) {
+            const json_t *state = json_object_get(v, "state");
+            const json_t *w = json_object_get(state, "waiting");
+            const json_t *t = json_object_get(state, "terminated");
+
+            if (w && !str_is(str_at(w, "reason"), "ContainerCreating") &&
+                !str_is(str_at(w, "reason"), "PodInitializing"))
+                return false;
+            if (t && json_integer_value(json_object_get(t, "exitCode")) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
 static bool pod_failed(const json_t *pod)
 {
     const json_t *status = json_object_get(pod, "status");
@@ -1206,6 +1297,15 @@ static void start_attempt(struct plan_ctx *c)
     time_t start = c->in->now;
     char buf[21];
 
+    /*
+     * The Pod exists before the status says so when the first status write waited for its
+     * start (taskrun.c): the attempt started when the pass that created it ran.
+     */
+    if (c->in->pod &&
+        taskrun_status_parse_time(
+            str_at(json_object_get(c->in->pod, "metadata"), "creationTimestamp"), &created) == 0 &&
+        created < start)
+        start = created;
     if (taskrun_status_parse_time(str_at(meta, "creationTimestamp"), &created) == 0 &&
         created > start)
         start = created; /* clock skew: never start before creation */

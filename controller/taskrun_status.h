@@ -82,6 +82,25 @@ bool taskrun_status_sidecars_ready(const json_t *pod);
 bool taskrun_status_pod_complete(const json_t *pod);
 
 /*
+ * Whether an update of a run's Pod from 'a' to 'b' leaves everything the status planner,
+ * sidecarstop and the reconcile pass read from it unchanged, so it needs no pass: the
+ * status's phase, reason, message and (init) container statuses; its conditions only while
+ * 'b' is Pending (they only feed the Pending messages); the annotations but the ready one
+ * (which only tells the pass not to patch it again, and whose arrival is our own patch's
+ * answer as a rule); deletionTimestamp; and the containers' images (sidecars stopped).
+ */
+bool taskrun_status_pod_inputs_equal(const json_t *a, const json_t *b);
+
+/*
+ * Whether 'pod' is Pending on its ordinary way to running: scheduled or being scheduled
+ * without an Unschedulable condition, every container that waits doing so for
+ * ContainerCreating or PodInitializing, no init container failed. Its progress makes only
+ * passing Pending messages; an image pull error, a config error or an unschedulable Pod
+ * does not count as routine.
+ */
+bool taskrun_status_pod_pending_routine(const json_t *pod);
+
+/*
  * Format 't' as Kubernetes writes timestamps ("2025-01-02T03:04:05Z") into 'out' (21 bytes),
  * and parse RFC 3339 text (fractions and offsets accepted). Parse returns 0 or -EINVAL.
  */

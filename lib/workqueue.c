@@ -457,6 +457,27 @@ int workqueue_done(struct workqueue *q, const char *key, int rc)
     return 0;
 }
 
+void workqueue_cancel_after(struct workqueue *q, const char *key)
+{
+    struct item *it = item_find(q, key);
+    size_t i;
+
+    if (!it || it->heap_index == NOT_DELAYED)
+        return;
+    i = it->heap_index;
+    heap_swap(q, i, q->nheap - 1);
+    q->nheap--;
+    it->heap_index = NOT_DELAYED;
+    if (i < q->nheap) {
+        struct item *moved = q->heap[i]; /* the former last one, now at i */
+
+        heap_up(q, i);
+        heap_down(q, moved->heap_index);
+    }
+    arm_timer(q);
+    item_retire_if_idle(q, it);
+}
+
 void workqueue_forget(struct workqueue *q, const char *key)
 {
     struct item *it = item_find(q, key);

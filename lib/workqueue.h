@@ -76,6 +76,14 @@ void workqueue_add_after(struct workqueue *q, const char *key, uint64_t delay_ms
  */
 int workqueue_done(struct workqueue *q, const char *key, int rc);
 
+/*
+ * Drop the deadline of 'key' set by workqueue_add_after() or a failure's backoff, if any;
+ * its other queued state stays. A reconciler whose pass plans from the current caches and
+ * sets again whatever future deadline it still needs calls this as the pass starts, so
+ * deadlines that only gathered events the pass has now seen cost no further pass.
+ */
+void workqueue_cancel_after(struct workqueue *q, const char *key);
+
 /* Forget the failures of 'key' without touching its queued state. */
 void workqueue_forget(struct workqueue *q, const char *key);
 

@@ -739,6 +739,13 @@ int steprun_main(const struct stepflags *f)
         }
     }
 
+    /*
+     * libc reads /etc/localtime on its first time conversion, even gmtime_r's: do it now,
+     * not between the previous step's end and this one's start (the hand-off)
+     */
+    started_at(started, sizeof(started));
+    started[0] = '\0';
+
     /* wait for each file in order; an ".err" twin means a previous step failed */
     for (const char *p = f->wait_file; *p;) {
         const char *comma = strchr(p, ',');

@@ -78,6 +78,69 @@ static void test_events_plan_table(void **state)
     }
 }
 
+/* A first status past the start gets Started before its own Event; others as events_plan. */
+static void test_events_plan_all_table(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *before;
+        const char *after;
+        int want_n;
+        const char *want_reasons[2];
+    } cases[] = {
+        {"first condition Running: Started, then Running",
+         NULL,
+         C("Unknown", "Running", "Not all Steps", "t1"),
+         2,
+         {"Started", "Running"}},
+        {"first condition Succeeded: Started, then Succeeded",
+         NULL,
+         C("True", "Succeeded", "done", "t1"),
+         2,
+         {"Started", "Succeeded"}},
+        {"first condition Pending: Started only",
+         NULL,
+         C("Unknown", "Pending", "Pending", "t1"),
+         1,
+         {"Started", NULL}},
+        {"first condition a failure: Failed only",
+         NULL,
+         C("False", "PodCreationFailed", "m", "t1"),
+         1,
+         {"Failed", NULL}},
+        {"later change: one Event",
+         C("Unknown", "Pending", "Pending", "t1"),
+         C("Unknown", "Running", "m", "t2"),
+         1,
+         {"Running", NULL}},
+        {"unchanged: none",
+         C("Unknown", "Running", "m", "t1"),
+         C("Unknown", "Running", "m", "t1"),
+         0,
+         {NULL, NULL}},
+        {"no condition: none", NULL, NULL, 0, {NULL, NULL}},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *before = cases[i].before ? J(cases[i].before) : NULL;
+        json_t *after = cases[i].after ? J(cases[i].after) : NULL;
+        struct events_event evs[2] = {{0}};
+        int n = events_plan_all(before, after, evs);
+
+        if (n != cases[i].want_n)
+            fail_msg("case '%s': %d Events, want %d", cases[i].name, n, cases[i].want_n);
+        for (int k = 0; k < n; k++) {
+            if (strcmp(evs[k].reason, cases[i].want_reasons[k]) != 0)
+                fail_msg("case '%s': Event %d is %s, want %s", cases[i].name, k, evs[k].reason,
+                         cases[i].want_reasons[k]);
+        }
+        if (n == 2 && (strcmp(evs[0].message, "") != 0 || strcmp(evs[0].type, "Normal") != 0))
+            fail_msg("case '%s': Started is %s/'%s'", cases[i].name, evs[0].type, evs[0].message);
+        json_decref(before);
+        json_decref(after);
+    }
+}
+
 static void test_events_object_is_a_core_v1_event_like_client_go_makes(void **state)
 {
     json_t *run = J("{\"metadata\":{\"name\":\"build\",\"namespace\":\"ci\",\"uid\":\"u-1\","
@@ -110,6 +173,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_plan_table),
+        cmocka_unit_test(test_events_plan_all_table),
         cmocka_unit_test(test_events_object_is_a_core_v1_event_like_client_go_makes),
     };
 

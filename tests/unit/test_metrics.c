@@ -241,6 +241,17 @@ static void test_metrics_workqueue_and_reconcile_counts(void **state)
         t,
         "tekton_pipelines_controller_reconcile_count{reconciler=\"taskrun\",success=\"false\"} 1");
     free(t);
+    assert_int_equal(metrics_count_pass(m, "taskrun", "pod", NULL), 0);
+    assert_int_equal(metrics_count_pass(m, "taskrun", "pod", NULL), 0);
+    assert_int_equal(metrics_count_pass(m, "taskrun", NULL, "wrote"), 0);
+    assert_int_equal(metrics_count_pass(m, "taskrun", NULL, NULL), -EINVAL);
+    assert_int_equal(metrics_count_pass(m, NULL, "pod", NULL), -EINVAL);
+    t = metrics_render(m);
+    assert_has_line(t,
+                    "tektite_reconcile_pass_causes_total{cause=\"pod\",reconciler=\"taskrun\"} 2");
+    assert_has_line(
+        t, "tektite_reconcile_pass_outcomes_total{outcome=\"wrote\",reconciler=\"taskrun\"} 1");
+    free(t);
     metrics_free(m);
 }
 

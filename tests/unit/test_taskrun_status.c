@@ -926,6 +926,131 @@ static void test_taskrun_status_hostile_shapes_never_crash(void **state)
     }
 }
 
+/*
+ * A first status written after the Pod exists (taskrun.c waits for the Pod's start) still
+ * starts when the Pod was created, and says what the Pod says, not Pending.
+ */
+static void test_taskrun_status_start_from_existing_pod(void **state)
+{
+    json_t *trj = J("{\"metadata\":{\"name\":\"demo\",\"creationTimestamp\":"
+                    "\"2025-01-02T03:03:59Z\"},\"spec\":{}}");
+    json_t *ts = J("{\"steps\":[{\"name\":\"a\",\"image\":\"x\"}]}");
+    json_t *pod =
+        J("{\"metadata\":{\"name\":\"demo-pod\",\"creationTimestamp\":"
+          "\"2025-01-02T03:04:00Z\",\"annotations\":{\"tekton.dev/ready\":\"READY\"}},"
+          "\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":"
+          "\"step-a\",\"state\":{\"running\":{\"startedAt\":\"2025-01-02T03:04:02Z\"}}}]}}");
+    struct taskrun_status_input in = {.taskrun = trj, .taskspec = ts, .pod = pod, .now = T(NOW)};
+    struct taskrun_status_options o = default_options();
+    struct taskrun_status_plan p = {0};
+
+    assert_int_equal(taskrun_status_plan(&in, &o, &p), 0);
+    assert_false(p.create_pod);
+    assert_string_equal(str_at(p.status, "startTime"), "2025-01-02T03:04:00Z");
+    assert_string_equal(str_at(p.status, "podName"), "demo-pod");
+    assert_string_equal(str_at(cond(&p), "reason"), "Running");
+    taskrun_status_plan_done(&p);
+
+    /* a Pod stamped before its TaskRun (clock skew) never moves the start before creation */
+    json_object_set_new(json_object_get(pod, "metadata"), "creationTimestamp",
+                        json_string("2025-01-02T03:00:00Z"));
+    assert_int_equal(taskrun_status_plan(&in, &o, &p), 0);
+    assert_string_equal(str_at(p.status, "startTime"), "2025-01-02T03:03:59Z");
+    taskrun_status_plan_done(&p);
+    json_decref(pod);
+    json_decref(ts);
+    json_decref(trj);
+}
+
+/* Which Pod updates can change the plan: the rest cost no reconcile pass. */
+static void test_taskrun_status_pod_inputs_equal_table(void **state)
+{
+#define RUNNING_CS "\"containerStatuses\":[{\"name\":\"step-a\",\"state\":{\"running\":{}}}]"
+    static const struct {
+        const char *a, *b;
+        bool equal;
+    } rows[] = {
+        /* a Running Pod's conditions and IPs: not read */
+        {"{\"status\":{\"phase\":\"Running\"," RUNNING_CS "}}",
+         "{\"status\":{\"phase\":\"Running\"," RUNNING_CS ",\"podIP\":\"10.0.0.1\","
+         "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+         true},
+        /* a Pending Pod's conditions feed its Pending message */
+        {"{\"status\":{\"phase\":\"Pending\"}}",
+         "{\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\"}]}}",
+         false},
+        {"{\"status\":{\"phase\":\"Pending\"}}", "{\"status\":{\"phase\":\"Running\"}}", false},
+        {"{\"status\":{\"phase\":\"Running\"," RUNNING_CS "}}",
+         "{\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"step-a\","
+         "\"state\":{\"terminated\":{\"exitCode\":0}}}]}}",
+         false},
+        /* the ready annotation alone (our own patch) */
+        {"{\"metadata\":{\"annotations\":{\"x\":\"1\"}}}",
+         "{\"metadata\":{\"annotations\":{\"x\":\"1\",\"tekton.dev/ready\":\"READY\"}}}", true},
+        {"{\"metadata\":{}}", "{\"metadata\":{\"annotations\":{\"tekton.dev/ready\":\"READY\"}}}",
+         true},
+        {"{\"metadata\":{\"annotations\":{\"x\":\"1\"}}}",
+         "{\"metadata\":{\"annotations\":{\"x\":\"2\"}}}", false},
+        {"{\"metadata\":{}}", "{\"metadata\":{\"annotations\":{\"x\":\"1\"}}}", false},
+        {"{\"metadata\":{}}", "{\"metadata\":{\"deletionTimestamp\":\"t\"}}", false},
+        /* a sidecar's image replaced by the nop image */
+        {"{\"spec\":{\"containers\":[{\"name\":\"s\",\"image\":\"a\"}]}}",
+         "{\"spec\":{\"containers\":[{\"name\":\"s\",\"image\":\"nop\"}]}}", false},
+        {"{\"spec\":{\"containers\":[{\"name\":\"s\",\"image\":\"a\"}]}}",
+         "{\"spec\":{\"containers\":[{\"name\":\"s\",\"image\":\"a\",\"x\":1}]}}", true},
+        {"{}", "{}", true},
+    };
+#undef RUNNING_CS
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *a = J(rows[i].a);
+        json_t *b = J(rows[i].b);
+
+        if (taskrun_status_pod_inputs_equal(a, b) != rows[i].equal)
+            fail_msg("row %zu: expected %s", i, rows[i].equal ? "equal" : "different");
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
+/* Routine Pending progress is gathered for longer; trouble is not routine. */
+static void test_taskrun_status_pod_pending_routine_table(void **state)
+{
+    static const struct {
+        const char *pod;
+        bool routine;
+    } rows[] = {
+        {"{\"status\":{\"phase\":\"Pending\"}}", true},
+        {"{\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+         "\"status\":\"True\"}],\"initContainerStatuses\":[{\"name\":\"prepare\",\"state\":"
+         "{\"terminated\":{\"exitCode\":0}}}],\"containerStatuses\":[{\"name\":\"step-a\","
+         "\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}}",
+         true},
+        {"{\"status\":{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"step-a\","
+         "\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}",
+         true},
+        {"{\"status\":{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"step-a\","
+         "\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\"}}}]}}",
+         false},
+        {"{\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":[{\"name\":\"prepare\","
+         "\"state\":{\"terminated\":{\"exitCode\":1}}}]}}",
+         false},
+        {"{\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+         "\"status\":\"False\",\"reason\":\"Unschedulable\"}]}}",
+         false},
+        {"{\"status\":{\"phase\":\"Running\"}}", false},
+        {"{}", false},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *pod = J(rows[i].pod);
+
+        if (taskrun_status_pod_pending_routine(pod) != rows[i].routine)
+            fail_msg("row %zu: expected %s", i, rows[i].routine ? "routine" : "not routine");
+        json_decref(pod);
+    }
+}
+
 /* The run's outcome is known when the steps have ended, before the Pod's phase follows. */
 static void test_taskrun_status_pod_complete_table(void **state)
 {
@@ -984,6 +1109,9 @@ int main(void)
         cmocka_unit_test(test_taskrun_status_rejects_taskrun_without_name),
         cmocka_unit_test(test_taskrun_status_hostile_shapes_never_crash),
         cmocka_unit_test(test_taskrun_status_pod_complete_table),
+        cmocka_unit_test(test_taskrun_status_start_from_existing_pod),
+        cmocka_unit_test(test_taskrun_status_pod_inputs_equal_table),
+        cmocka_unit_test(test_taskrun_status_pod_pending_routine_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

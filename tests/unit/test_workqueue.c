@@ -202,6 +202,40 @@ static void test_workqueue_add_after_keeps_earliest_deadline(void **state)
     close_and_check(&loop, q, &r);
 }
 
+/* A cancelled deadline runs nothing; the other keys' deadlines keep their order. */
+static void test_workqueue_cancel_after_drops_only_that_deadline(void **state)
+{
+    uv_loop_t loop;
+    struct recorder r = {.loop = &loop};
+    struct workqueue *q;
+
+    uv_loop_init(&loop);
+    assert_int_equal(workqueue_new(&loop, NULL, record, &r, &q), 0);
+    workqueue_add_after(q, "ns/a", 10);
+    workqueue_add_after(q, "ns/b", 30);
+    workqueue_add_after(q, "ns/c", 20);
+    workqueue_add_after(q, "ns/d", 40);
+    workqueue_cancel_after(q, "ns/a"); /* the heap's top */
+    workqueue_cancel_after(q, "ns/b"); /* one in the middle */
+    workqueue_cancel_after(q, "ns/x"); /* unknown: nothing */
+    assert_int_equal(workqueue_delayed(q), 2);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.keys[0], "ns/c");
+    assert_string_equal(r.keys[1], "ns/d");
+
+    /* a key also queued to run now still runs once */
+    workqueue_add_after(q, "ns/e", 5000);
+    workqueue_add(q, "ns/e");
+    workqueue_cancel_after(q, "ns/e");
+    assert_int_equal(workqueue_delayed(q), 0);
+    assert_int_equal(workqueue_len(q), 1);
+    uv_run(&loop, UV_RUN_DEFAULT); /* returns at once: nothing waits 5 s */
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.keys[2], "ns/e");
+    close_and_check(&loop, q, &r);
+}
+
 static void test_workqueue_max_active_limits_running_passes(void **state)
 {
     struct workqueue_options o = {.max_active = 1};
@@ -340,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_workqueue_forget_resets_backoff),
         cmocka_unit_test(test_workqueue_add_after_runs_in_deadline_order),
         cmocka_unit_test(test_workqueue_add_after_keeps_earliest_deadline),
+        cmocka_unit_test(test_workqueue_cancel_after_drops_only_that_deadline),
         cmocka_unit_test(test_workqueue_max_active_limits_running_passes),
         cmocka_unit_test(test_workqueue_bucket_table),
         cmocka_unit_test(test_workqueue_bucket_rate_zero_is_unlimited),
