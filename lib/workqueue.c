@@ -26,6 +26,10 @@ struct item {
     size_t heap_index;
     uint64_t deadline;
     unsigned failures;
+    /* a write token this key reserved in a pass that had to wait for one (see
+     * workqueue_write_allowed), usable from 'write_token_due' on */
+    bool has_write_token;
+    uint64_t write_token_due;
 };
 
 struct workqueue {
@@ -66,10 +70,9 @@ void workqueue_bucket_init(struct workqueue_bucket *b, double rate, unsigned bur
     b->last_ms = now_ms;
 }
 
-uint64_t workqueue_bucket_take(struct workqueue_bucket *b, uint64_t now_ms)
+uint64_t workqueue_bucket_reserve(struct workqueue_bucket *b, uint64_t now_ms)
 {
-    double missing;
-    uint64_t wait;
+    double wait;
 
     if (b->per_ms <= 0)
         return 0;
@@ -79,13 +82,13 @@ uint64_t workqueue_bucket_take(struct workqueue_bucket *b, uint64_t now_ms)
             b->tokens = b->burst;
         b->last_ms = now_ms;
     }
-    if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
+    /* A debt rather than a refusal: every caller gets its own token, in the order they asked,
+     * so N waiting writers wake once each instead of all of them at every refill. */
+    b->tokens -= 1.0;
+    if (b->tokens >= 0.0)
         return 0;
-    }
-    missing = (1.0 - b->tokens) / b->per_ms;
-    wait = (uint64_t)missing;
-    return (double)wait < missing ? wait + 1 : wait; /* round up: earlier finds no token */
+    wait = -b->tokens / b->per_ms;
+    return (double)(uint64_t)wait < wait ? (uint64_t)wait + 1 : (uint64_t)wait;
 }
 
 /* ---- the key -> item hash ---- */
@@ -507,10 +510,24 @@ size_t workqueue_delayed(const struct workqueue *q)
 
 bool workqueue_write_allowed(struct workqueue *q, const char *key)
 {
-    uint64_t wait = workqueue_bucket_take(&q->bucket, uv_now(q->loop));
+    uint64_t now = uv_now(q->loop);
+    struct item *it = item_find(q, key);
+    uint64_t wait;
 
-    if (wait == 0)
-        return true;
+    if (it && it->has_write_token) {
+        if (now >= it->write_token_due) {
+            it->has_write_token = false;
+            return true;
+        }
+        wait = it->write_token_due - now; /* woken early by some event: the token is not due */
+    } else {
+        wait = workqueue_bucket_reserve(&q->bucket, now);
+        if (wait == 0)
+            return true;
+        it = item_get(q, key);
+        it->has_write_token = true;
+        it->write_token_due = now + wait;
+    }
     workqueue_add_after(q, key, wait);
     return false;
 }

@@ -48,10 +48,11 @@ void workqueue_bucket_init(struct workqueue_bucket *b, double rate, unsigned bur
                            uint64_t now_ms);
 
 /*
- * Take one token at time 'now_ms'. Returns 0 if one was taken, or the number of ms until
- * one will be available (nothing taken). A bucket with rate 0 is unlimited.
+ * Reserve one token at time 'now_ms'. Returns 0 if it is available now, or the number of ms
+ * until the reserved one is due: an empty bucket goes into debt, so the callers that wait are
+ * served one per refill in the order they asked. A bucket with rate 0 is unlimited.
  */
-uint64_t workqueue_bucket_take(struct workqueue_bucket *b, uint64_t now_ms);
+uint64_t workqueue_bucket_reserve(struct workqueue_bucket *b, uint64_t now_ms);
 
 /*
  * Create a queue on 'loop' ('opts' may be NULL for the defaults). Returns 0 and
@@ -98,9 +99,10 @@ size_t workqueue_delayed(const struct workqueue *q);
 
 /*
  * Ask the write bucket for permission to write on behalf of 'key'. Returns true with a
- * token taken; false when the bucket is empty, and then 'key' has been re-added for when a
- * token will be available, so the pass should end without writing (workqueue_done(q, key,
- * 0)).
+ * token taken; false when the bucket is empty, and then 'key' holds a token reserved for
+ * later and has been re-added for the moment it is due, so the pass should end without
+ * writing (workqueue_done(q, key, 0)). A pass of that key that comes earlier (another event)
+ * is refused again until then and takes no second token.
  */
 bool workqueue_write_allowed(struct workqueue *q, const char *key);
 

@@ -27,6 +27,8 @@ struct recorder {
     int fail_first; /* this many passes fail with -EIO before 'rc' applies */
     char held[16];
     int closed;
+    bool ask_write;        /* each pass asks workqueue_write_allowed() ... */
+    int allowed[MAX_RUNS]; /* ... and its answer is kept here */
 };
 
 static void record(void *ctx, struct workqueue *q, const char *key)
@@ -36,6 +38,8 @@ static void record(void *ctx, struct workqueue *q, const char *key)
     assert_true(r->n < MAX_RUNS);
     snprintf(r->keys[r->n], sizeof(r->keys[0]), "%s", key);
     r->at[r->n] = uv_now(r->loop);
+    if (r->ask_write) /* a pass that wants to write asks the bucket, as reconcilers do */
+        r->allowed[r->n] = workqueue_write_allowed(q, key);
     r->n++;
     if (r->hold) {
         snprintf(r->held, sizeof(r->held), "%s", key);
@@ -269,9 +273,10 @@ static void test_workqueue_bucket_table(void **state)
     } steps[] = {
         {"full bucket gives first token", 0, 0},
         {"full bucket gives second token", 0, 0},
-        {"empty bucket says wait 2 ms", 0, 2},
-        {"half a token says wait 1 ms", 1, 1},
-        {"refilled token is given", 2, 0},
+        {"empty bucket reserves the next one, due in 2 ms", 0, 2},
+        {"the one after it is due in 4 ms", 0, 4},
+        {"half a token later the third waiter is 5 ms away", 1, 5},
+        {"the debt is paid before a new token", 10, 0},
         {"long idle refills to burst only (1)", 1000, 0},
         {"long idle refills to burst only (2)", 1000, 0},
         {"long idle refills to burst only (3)", 1000, 2},
@@ -280,7 +285,7 @@ static void test_workqueue_bucket_table(void **state)
 
     workqueue_bucket_init(&b, 500, 2, 0);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        uint64_t got = workqueue_bucket_take(&b, steps[i].now);
+        uint64_t got = workqueue_bucket_reserve(&b, steps[i].now);
 
         if (got != steps[i].want)
             fail_msg("step '%s': got %llu, want %llu", steps[i].name, (unsigned long long)got,
@@ -294,14 +299,14 @@ static void test_workqueue_bucket_rate_zero_is_unlimited(void **state)
 
     workqueue_bucket_init(&b, 0, 0, 0);
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(workqueue_bucket_take(&b, 0), 0);
+        assert_int_equal(workqueue_bucket_reserve(&b, 0), 0);
 }
 
 static void test_workqueue_write_allowed_requeues_when_empty(void **state)
 {
     struct workqueue_options o = {.write_qps = 10, .write_burst = 1};
     uv_loop_t loop;
-    struct recorder r = {.loop = &loop};
+    struct recorder r = {.loop = &loop, .ask_write = true};
     struct workqueue *q;
 
     uv_loop_init(&loop);
@@ -309,10 +314,42 @@ static void test_workqueue_write_allowed_requeues_when_empty(void **state)
     assert_true(workqueue_write_allowed(q, "ns/a"));
     assert_false(workqueue_write_allowed(q, "ns/b"));
     assert_int_equal(workqueue_delayed(q), 1);
-    uv_run(&loop, UV_RUN_DEFAULT); /* ns/b comes back once a token is due (100 ms) */
+    uv_run(&loop, UV_RUN_DEFAULT); /* ns/b comes back once its token is due (100 ms) */
     assert_int_equal(r.n, 1);
     assert_string_equal(r.keys[0], "ns/b");
-    assert_true(workqueue_write_allowed(q, "ns/b"));
+    assert_int_equal(r.allowed[0], 1); /* and that pass may write */
+    close_and_check(&loop, q, &r);
+}
+
+/* Many writers waiting on an empty bucket each come back once, when their own token is due,
+ * instead of all of them at every refill (which made 2,000 runs cost 750,000 passes). */
+static void test_workqueue_write_allowed_serves_waiters_once_each_in_order(void **state)
+{
+    struct workqueue_options o = {.write_qps = 1000, .write_burst = 1};
+    static const char *keys[] = {"ns/a", "ns/b", "ns/c", "ns/d", "ns/e"};
+    uv_loop_t loop;
+    struct recorder r = {.loop = &loop, .ask_write = true};
+    struct workqueue *q;
+    uint64_t t0;
+
+    (void)state;
+    uv_loop_init(&loop);
+    assert_int_equal(workqueue_new(&loop, &o, record, &r, &q), 0);
+    t0 = uv_now(&loop);
+    assert_true(workqueue_write_allowed(q, keys[0]));
+    for (size_t i = 1; i < 5; i++)
+        assert_false(workqueue_write_allowed(q, keys[i]));
+    assert_int_equal(workqueue_delayed(q), 4);
+    /* a waiter asking again before its token is due is refused and takes no second token */
+    assert_false(workqueue_write_allowed(q, keys[4]));
+    assert_int_equal(workqueue_delayed(q), 4);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.n, 4);
+    for (size_t i = 1; i < 5; i++) {
+        assert_string_equal(r.keys[i - 1], keys[i]);
+        assert_int_equal(r.allowed[i - 1], 1);
+        assert_true(r.at[i - 1] - t0 >= i); /* a token per ms: waiter i not before i ms */
+    }
     close_and_check(&loop, q, &r);
 }
 
@@ -379,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_workqueue_bucket_table),
         cmocka_unit_test(test_workqueue_bucket_rate_zero_is_unlimited),
         cmocka_unit_test(test_workqueue_write_allowed_requeues_when_empty),
+        cmocka_unit_test(test_workqueue_write_allowed_serves_waiters_once_each_in_order),
         cmocka_unit_test(test_workqueue_key_stays_valid_after_done_in_pass),
         cmocka_unit_test(test_workqueue_close_waits_for_running_pass),
     };
