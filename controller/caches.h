@@ -63,6 +63,18 @@ bool caches_synced(const struct caches *c);
  */
 void caches_trim_pod(json_t *pod);
 
+/*
+ * Trim a TaskRun (the TaskRun informer's trim, 'spec_key' "taskSpec") or a PipelineRun (the
+ * PipelineRun informer's, "pipelineSpec") before it is cached: when status.<spec_key> equals
+ * spec.<spec_key> (every run with an embedded spec once it has started, and every TaskRun a
+ * PipelineRun creates), status.<spec_key> becomes a second reference to spec.<spec_key> instead
+ * of a copy. No field is dropped: every reader sees the same JSON (resolution and the planners
+ * read status.taskSpec of runs and of a PipelineRun's children, a done run's sidecar-status
+ * write puts back its whole status), so this is safe whoever reads; it only works because the
+ * cache is read-only (readers borrow, writers deep-copy). Anything else is left as it is.
+ */
+void caches_trim_run(json_t *run, const char *spec_key);
+
 /* Close every informer and free the caches; then 'done' (may be NULL) runs from the loop. */
 typedef void caches_closed_cb(void *ctx);
 void caches_close(struct caches *c, caches_closed_cb *done, void *ctx);

@@ -314,8 +314,20 @@ static void list_page(struct kube_request *req, json_t *page)
     json_t *items = json_object_get(page, "items");
     json_t *out_meta;
 
-    if (json_is_array(items))
+    if (json_is_array(items)) {
+        json_t *item;
+        size_t i;
+
+        /*
+         * Every page is held until the last one arrives: without its managedFields (the
+         * server's field-ownership bookkeeping, often the largest part of an object, which no
+         * lister reads) a list of thousands of runs peaked at a fraction of the memory.
+         */
+        json_array_foreach(items, i, item) {
+            json_object_del(json_object_get(item, "metadata"), "managedFields");
+        }
         json_array_extend(req->items, items);
+    }
     if (!req->first)
         req->first = json_incref(page);
     free(req->cont);

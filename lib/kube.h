@@ -118,7 +118,8 @@ int kube_delete(struct kube_client *kc, const char *path, enum kube_propagation 
 /*
  * List a collection page by page (limit/continue) and deliver the whole list once: 'obj' in
  * the callback is a List object whose "items" hold every page's items and whose
- * metadata.resourceVersion is the list's. 'page_size' 0 means 500. A 410 on a continue token
+ * metadata.resourceVersion is the list's; the items come without metadata.managedFields, which
+ * would otherwise pile up over the pages. 'page_size' 0 means 500. A 410 on a continue token
  * restarts the list from the beginning once before failing with -ESTALE.
  */
 int kube_list(struct kube_client *kc, const char *collection_path, unsigned page_size,

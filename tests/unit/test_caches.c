@@ -1,4 +1,4 @@
-/* caches_trim_pod: what the Pod informer keeps of each Pod. */
+/* caches_trim_pod and caches_trim_run: what the Pod and run informers keep of each object. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,11 +75,74 @@ static void test_caches_trim_pod_leaves_odd_shapes_alone(void **state)
         assert_trims_to(same[i], same[i]);
 }
 
+#define TASKSPEC "{\"steps\":[{\"name\":\"s\",\"image\":\"busybox\",\"command\":[\"true\"]}]}"
+
+static void test_caches_trim_run_shares_an_equal_status_spec(void **state)
+{
+    static const char *const in[][2] = {
+        {"{\"spec\":{\"taskSpec\":" TASKSPEC
+         "},\"status\":{\"podName\":\"p\",\"taskSpec\":" TASKSPEC "}}",
+         "taskSpec"},
+        {"{\"spec\":{\"pipelineSpec\":{\"tasks\":[{\"name\":\"t\",\"taskSpec\":" TASKSPEC
+         "}]}},\"status\":{\"pipelineSpec\":{\"tasks\":[{\"name\":\"t\",\"taskSpec\":" TASKSPEC
+         "}]}}}",
+         "pipelineSpec"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        json_t *run = parse(in[i][0]);
+        json_t *before = json_deep_copy(run);
+        const char *key = in[i][1];
+
+        caches_trim_run(run, key);
+        /* the same JSON as before, status's copy now the spec's own tree */
+        assert_true(json_equal(run, before));
+        assert_ptr_equal(json_object_get(json_object_get(run, "status"), key),
+                         json_object_get(json_object_get(run, "spec"), key));
+        json_decref(before);
+        json_decref(run);
+    }
+}
+
+static void test_caches_trim_run_leaves_different_or_missing_specs_alone(void **state)
+{
+    static const char *const same[] = {
+        "{}",
+        "{\"spec\":{\"taskSpec\":" TASKSPEC "}}", /* not started */
+        "{\"spec\":{\"taskRef\":{\"name\":\"t\"}},\"status\":{\"taskSpec\":" TASKSPEC
+        "}}", /* resolved */
+        "{\"spec\":{\"taskSpec\":{\"steps\":[]}},\"status\":{\"taskSpec\":" TASKSPEC
+        "}}",                                                              /* differ */
+        "{\"spec\":{\"taskSpec\":\"x\"},\"status\":{\"taskSpec\":\"x\"}}", /* not objects */
+        "{\"spec\":\"not an object\",\"status\":{\"taskSpec\":" TASKSPEC "}}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        json_t *run = parse(same[i]);
+        json_t *before = json_deep_copy(run);
+        const json_t *status_spec = json_object_get(json_object_get(run, "status"), "taskSpec");
+
+        caches_trim_run(run, "taskSpec");
+        assert_true(json_equal(run, before));
+        /* untouched: still its own tree, not the spec's */
+        assert_ptr_equal(json_object_get(json_object_get(run, "status"), "taskSpec"), status_spec);
+        if (status_spec)
+            assert_ptr_not_equal(status_spec,
+                                 json_object_get(json_object_get(run, "spec"), "taskSpec"));
+        json_decref(before);
+        json_decref(run);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caches_trim_pod_keeps_container_names_and_images_in_order),
         cmocka_unit_test(test_caches_trim_pod_leaves_odd_shapes_alone),
+        cmocka_unit_test(test_caches_trim_run_shares_an_equal_status_spec),
+        cmocka_unit_test(test_caches_trim_run_leaves_different_or_missing_specs_alone),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -551,6 +551,29 @@ static void test_informer_watch_event_object_is_cached_without_copy(void **state
     json_decref(written);
 }
 
+/* The list kube hands to on_list is dropped after it: its items are cached themselves, trimmed
+ * in place, where informer_apply_list (const) copies. */
+static void test_informer_listed_objects_are_cached_without_copy(void **state)
+{
+    struct fixture *f = *state;
+    json_t *list = json_loads("{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[{"
+                              "\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\","
+                              "\"resourceVersion\":\"4\",\"managedFields\":[{}]}}]}",
+                              0, NULL);
+    const json_t *item;
+
+    assert_non_null(list);
+    item = json_array_get(json_object_get(list, "items"), 0);
+    informer_start(f->inf);
+    api.list_cb(api.list_ctx, 0, list, NULL);
+    api.list_cb = NULL;
+    assert_true(informer_has_synced(f->inf));
+    assert_ptr_equal(informer_get_key(f->inf, "ns/a"), item);
+    assert_null(json_object_get(json_object_get(item, "metadata"), "managedFields"));
+    json_decref(list); /* the cache keeps its own reference */
+    assert_string_equal(jget_meta_str(informer_get_key(f->inf, "ns/a"), "resourceVersion"), "4");
+}
+
 static void test_informer_watch_end_restarts_from_last_rv(void **state)
 {
     struct fixture *f = *state;
@@ -721,6 +744,7 @@ int main(void)
         T(test_informer_resync_updates_every_object),
         T(test_informer_start_lists_then_watches_from_list_rv),
         T(test_informer_watch_event_object_is_cached_without_copy),
+        T(test_informer_listed_objects_are_cached_without_copy),
         T(test_informer_watch_end_restarts_from_last_rv),
         T(test_informer_watch_410_relists_without_phantoms),
         T(test_informer_list_failure_retries_after_backoff),

@@ -427,6 +427,37 @@ static void test_kube_list_follows_continue_and_merges_pages(void **state)
     }
 }
 
+static void test_kube_list_drops_managed_fields_of_items(void **state)
+{
+    struct fx *f = *state;
+    const json_t *meta;
+
+    http_fake_push(f->http, 200,
+                   "{\"kind\":\"TaskRunList\",\"metadata\":{\"resourceVersion\":\"9\","
+                   "\"continue\":\"c\"},\"items\":[{\"metadata\":{\"name\":\"a\",\"managedFields\":"
+                   "[{\"manager\":\"kubectl\",\"fieldsV1\":{\"f:spec\":{}}}]}}]}");
+    http_fake_push(f->http, 200,
+                   "{\"kind\":\"TaskRunList\",\"metadata\":{\"resourceVersion\":\"9\"},"
+                   "\"items\":[{\"metadata\":{\"name\":\"b\",\"labels\":{\"l\":\"v\"},"
+                   "\"managedFields\":[]}},{\"metadata\":\"odd\"},{}]}");
+    assert_int_equal(kube_list(f->kc, "/apis/tekton.dev/v1/taskruns", 1, on_done, &f->res[0]), 0);
+    run_until(f, &f->res[0].calls, 1);
+    assert_int_equal(f->res[0].rc, 0);
+    assert_int_equal(json_array_size(json_object_get(f->res[0].obj, "items")), 4);
+    meta = json_object_get(json_array_get(json_object_get(f->res[0].obj, "items"), 0), "metadata");
+    assert_null(json_object_get(meta, "managedFields"));
+    assert_string_equal(json_string_value(json_object_get(meta, "name")), "a");
+    meta = json_object_get(json_array_get(json_object_get(f->res[0].obj, "items"), 1), "metadata");
+    assert_null(json_object_get(meta, "managedFields"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(meta, "labels"), "l")),
+                        "v");
+    /* items of other shapes pass through untouched */
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(f->res[0].obj, "items"), 2), "metadata")),
+        "odd");
+}
+
 static void test_kube_list_410_on_continue_restarts_once_then_estale(void **state)
 {
     struct fx *f = *state;
@@ -878,6 +909,7 @@ int main(void)
         T(test_kube_get_malformed_and_oversized_bodies_fail_cleanly),
         T(test_kube_failed_nth_request_is_eio_and_others_succeed),
         T(test_kube_list_follows_continue_and_merges_pages),
+        T(test_kube_list_drops_managed_fields_of_items),
         T(test_kube_list_410_on_continue_restarts_once_then_estale),
         T(test_kube_watch_decodes_chunked_stream_and_ends_zero_on_close),
         T(test_kube_watch_error_410_event_is_estale),
