@@ -137,7 +137,10 @@ void sidecarstop_plan(const json_t *status, const json_t *pod, const char *nop_i
         return;
     if (str_is(str_at(json_object_get(pod, "status"), "phase"), "Running"))
         plan.patch = image_patch(pod, nop_image);
-    if (sidecar_status_running(status)) {
+    /* Not only while one still runs (Tekton's condition): the kubelet can report a stopped
+     * sidecar as terminated (StartError under the nop image) before it adds the lastState
+     * that says how its own run ended, and the entry must follow that last update too. */
+    if (sidecar_status_running(status) || json_array_size(json_object_get(status, "sidecars"))) {
         json_t *sidecars = rebuilt_sidecars(pod);
 
         if (json_equal(sidecars, json_object_get(status, "sidecars")))

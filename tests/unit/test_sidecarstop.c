@@ -45,6 +45,16 @@ static void assert_json_equal_msg(const json_t *got, const json_t *want, const c
 #define SC_DONE                                                                                    \
     "{\"name\":\"db\",\"container\":\"sidecar-db\",\"imageID\":\"i\",\"terminated\":{"             \
     "\"exitCode\":0}}"
+/* what the rebuild makes of CS_RESTARTED("sidecar-db") */
+#define SC_STOPPED                                                                                 \
+    "{\"name\":\"db\",\"container\":\"sidecar-db\",\"imageID\":\"n\",\"terminated\":{"             \
+    "\"exitCode\":137,\"reason\":\"Completed\",\"message\":\"Sidecar container successfully "      \
+    "stopped by nop image\",\"startedAt\":\"2025-01-02T03:04:08Z\",\"finishedAt\":"                \
+    "\"2025-01-02T03:04:40Z\",\"containerID\":\"containerd://abc\"}}"
+/* the kubelet's report of the nop-image start before it adds lastState */
+#define SC_START_ERROR                                                                             \
+    "{\"name\":\"db\",\"container\":\"sidecar-db\",\"imageID\":\"n\",\"terminated\":{"             \
+    "\"exitCode\":128,\"reason\":\"StartError\"}}"
 #define STATUS(cond, sidecars) "{\"podName\":\"demo-pod\"," cond ",\"sidecars\":[" sidecars "]}"
 
 /* containers: step-a, sidecar-db (image postgres), istio-proxy (injected, image envoy) */
@@ -106,9 +116,12 @@ static void test_sidecarstop_plan_table(void **state)
         {"Pod still Running after the restart: status rebuilt",
          STATUS(COND("True", "Succeeded"), SC_RUNNING),
          POD("Running", CS_TERM("step-a") "," CS_RESTARTED("sidecar-db")), NULL, true},
-        {"status already terminated: nothing to rewrite",
-         STATUS(COND("True", "Succeeded"), SC_DONE),
+        {"status already says what the Pod says: nothing to rewrite",
+         STATUS(COND("True", "Succeeded"), SC_STOPPED),
          POD("Failed", CS_TERM("step-a") "," CS_RESTARTED("sidecar-db")), NULL, false},
+        {"terminated entry written before the kubelet's lastState: rewritten",
+         STATUS(COND("True", "Succeeded"), SC_START_ERROR),
+         POD("Failed", CS_TERM("step-a") "," CS_RESTARTED("sidecar-db")), NULL, true},
         {"pod of another attempt (retry) is not touched",
          "{\"podName\":\"demo-pod-retry1\"," COND("True", "Succeeded") ",\"sidecars\":[" SC_RUNNING
                                                                        "]}",
