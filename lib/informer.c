@@ -191,7 +191,7 @@ static void emit_delete(struct informer *inf, const json_t *obj)
  * event's object, 'obj' again, which nobody else reads: copying every event cost more CPU than
  * decoding it), else a deep copy of 'obj'.
  */
-static json_t *make_copy(const struct informer *inf, const json_t *obj, json_t *owned)
+static json_t *object_to_cache(const struct informer *inf, const json_t *obj, json_t *owned)
 {
     json_t *copy = owned ? json_incref(owned) : json_deep_copy(obj);
 
@@ -279,7 +279,8 @@ static int apply_list(struct informer *inf, const json_t *list, bool take_items)
 
         if (k)
             json_object_set_new(
-                fresh, k, make_copy(inf, item, take_items ? (json_t *)(uintptr_t)item : NULL));
+                fresh, k,
+                object_to_cache(inf, item, take_items ? (json_t *)(uintptr_t)item : NULL));
         free(k);
     }
     gone = json_array();
@@ -358,11 +359,11 @@ static int apply_event(struct informer *inf, const char *type, const json_t *obj
 
         if (!cached)
             goto out; /* never seen: no phantom delete */
-        final_state = make_copy(inf, obj, owned);
+        final_state = object_to_cache(inf, obj, owned);
         remove_and_emit(inf, key, final_state);
         json_decref(final_state);
     } else {
-        upsert(inf, key, make_copy(inf, obj, owned));
+        upsert(inf, key, object_to_cache(inf, obj, owned));
     }
     r = 1;
 out:
